@@ -1,0 +1,994 @@
+/*
+ * Channels: framed protobuf-c messages with fds over SOCK_SEQPACKET.
+ *
+ * Receiving: up to RECV_BATCH datagrams per recvmmsg() into preallocated
+ * buffers (pages are touched only as far as data arrives), each validated in
+ * full before dispatch and decoded into a per-channel arena, so the steady
+ * state allocates nothing. The control buffer has room for far more fds than
+ * any frame may carry, so an over-stuffed frame is seen (and its fds closed)
+ * rather than silently truncated by the kernel.
+ *
+ * Sending: frames are encoded straight into a bounded FIFO queue; a defer
+ * flushes it with sendmmsg() before the loop sleeps, so a handler that sends
+ * many messages costs few syscalls and a request/reply costs one each way.
+ *
+ * Re-entrancy: user callbacks may destroy the channel. Every path that calls
+ * out holds a reference; the memory is freed when the last one is dropped.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <bulkhead/channel.h>
+
+#include "bulkhead.pb-c.h"
+#include "common/arena.h"
+#include "common/internal.h"
+
+#define RECV_BATCH 8
+#define SEND_BATCH 64
+/* Room to receive (and then close) more fds than BH_MAX_FDS: see above. */
+#define CMSG_MAX_FDS 64
+#define RECV_CMSG_SPACE (CMSG_SPACE(CMSG_MAX_FDS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)))
+#define SEND_CMSG_SPACE CMSG_SPACE(BH_MAX_FDS * sizeof(int))
+/* Budget of datagrams handled per readiness event, for fairness between channels. */
+#define RECV_BUDGET (RECV_BATCH * 4)
+
+struct bh_msg {
+	bh_header hdr;
+	const ProtobufCMessage *body;
+	int fds[BH_MAX_FDS];
+	unsigned nfds;
+	int have_creds;
+	struct ucred creds;
+};
+
+/* A queued frame: this record, then the frame bytes, padded to 8. */
+struct qrec {
+	uint32_t len;
+	uint32_t nfds;
+	int fds[BH_MAX_FDS];
+};
+
+struct pending {
+	uint32_t id; /* 0: free slot */
+	uint64_t deadline_ns;
+	bh_reply_cb cb;
+	void *userdata;
+};
+
+union cmsg_recv {
+	struct cmsghdr align;
+	uint8_t buf[RECV_CMSG_SPACE];
+};
+
+union cmsg_send {
+	struct cmsghdr align;
+	uint8_t buf[SEND_CMSG_SPACE];
+};
+
+struct bh_channel {
+	bh_loop *loop;
+	const bh_registry *reg;
+	const bh_channel_ops *ops;
+	void *userdata;
+	bh_channel_limits limits;
+	int fd;
+	bh_watch *watch;
+	bh_defer *flush_defer;
+	bh_timer *call_timer;
+	uint32_t watch_events;
+
+	/* receive side */
+	uint8_t *rbuf;
+	union cmsg_recv rcmsg[RECV_BATCH];
+	struct mmsghdr rmsg[RECV_BATCH];
+	struct iovec riov[RECV_BATCH];
+	bh_arena arena;
+	bh_msg *cur; /* message being dispatched, for bh_channel_bad_message() */
+
+	/* send side */
+	uint8_t *q;
+	size_t qcap, qhead, qtail;
+	size_t queued_bytes;
+	unsigned queued_msgs;
+	int want_drain;
+	struct mmsghdr smsg[SEND_BATCH];
+	struct iovec siov[SEND_BATCH];
+	union cmsg_send scmsg[SEND_BATCH];
+
+	struct pending *pending;
+	unsigned npending;
+	uint32_t next_id;
+
+	int refs;
+	int doomed;
+	bh_channel_stats stats;
+};
+
+/* ---- bh_msg accessors ---------------------------------------------------- */
+
+uint32_t bh_msg_type(const bh_msg *m)
+{
+	return m->hdr.type;
+}
+
+uint32_t bh_msg_flags(const bh_msg *m)
+{
+	return m->hdr.flags;
+}
+
+uint32_t bh_msg_request_id(const bh_msg *m)
+{
+	return m->hdr.request_id;
+}
+
+const ProtobufCMessage *bh_msg_body(const bh_msg *m)
+{
+	return m->body;
+}
+
+unsigned bh_msg_nfds(const bh_msg *m)
+{
+	return m->nfds;
+}
+
+int bh_msg_fd(const bh_msg *m, unsigned i)
+{
+	if (i >= m->nfds || m->fds[i] < 0)
+		return -EBADF;
+	return m->fds[i];
+}
+
+int bh_msg_sender(const bh_msg *m, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	if (!m->have_creds)
+		return -ENODATA;
+	if (pid)
+		*pid = m->creds.pid;
+	if (uid)
+		*uid = m->creds.uid;
+	if (gid)
+		*gid = m->creds.gid;
+	return 0;
+}
+
+int bh_msg_take_fd(bh_msg *m, unsigned i)
+{
+	int fd;
+
+	if (i >= m->nfds || m->fds[i] < 0)
+		return -EBADF;
+	fd = m->fds[i];
+	m->fds[i] = -1;
+	return fd;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+void bh_channel_limits_default(bh_channel_limits *l)
+{
+	l->max_queue_bytes = 1u << 20;
+	l->max_queue_msgs = 1024;
+	l->max_pending = 64;
+	l->max_arena = 4u << 20;
+}
+
+int bh_channel_socketpair(int sv[2])
+{
+	int one = 1;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		return -errno;
+	/*
+	 * Set before any child exists, so that even the very first message
+	 * (the Hello) carries the sender's kernel-checked credentials. SO_PEERCRED
+	 * cannot serve here: on a socketpair it names the process that created it.
+	 */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0 ||
+	    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) {
+		int r = -errno;
+
+		sv[0] = bh__close(sv[0]);
+		sv[1] = bh__close(sv[1]);
+		return r;
+	}
+	return 0;
+}
+
+int bh_channel_set_passcred(bh_channel *ch, int on)
+{
+	if (ch->fd < 0)
+		return -EPIPE;
+	on = !!on;
+	if (setsockopt(ch->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0)
+		return -errno;
+	return 0;
+}
+
+static void on_io(bh_watch *w, int fd, uint32_t events, void *ud);
+static void on_flush(bh_defer *d, void *ud);
+static void on_call_timer(bh_timer *t, void *ud);
+
+static int check_socket(int fd)
+{
+	int type = 0, flags;
+	socklen_t len = sizeof type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return -errno;
+	if (type != SOCK_SEQPACKET)
+		return -EPROTOTYPE;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -errno;
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+int bh_channel_create(bh_loop *loop, const bh_registry *reg, int fd, const bh_channel_ops *ops,
+		      void *userdata, const bh_channel_limits *limits, bh_channel **out)
+{
+	bh_channel *ch = NULL;
+	int r;
+
+	if (!loop || !reg || !ops || !ops->on_message || fd < 0) {
+		r = -EINVAL;
+		goto fail;
+	}
+	r = check_socket(fd);
+	if (r < 0)
+		goto fail;
+	ch = calloc(1, sizeof *ch);
+	if (!ch) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	ch->loop = loop;
+	ch->reg = reg;
+	ch->ops = ops;
+	ch->userdata = userdata;
+	ch->fd = fd;
+	ch->next_id = 1;
+	if (limits)
+		ch->limits = *limits;
+	else
+		bh_channel_limits_default(&ch->limits);
+	if (ch->limits.max_pending == 0 || ch->limits.max_queue_msgs == 0 ||
+	    ch->limits.max_queue_bytes < BH_MAX_MESSAGE || ch->limits.max_arena < 4096) {
+		r = -EINVAL;
+		goto fail;
+	}
+	bh__arena_init(&ch->arena, ch->limits.max_arena);
+	r = bh__arena_reset(&ch->arena);
+	if (r < 0)
+		goto fail;
+	ch->rbuf = malloc((size_t)RECV_BATCH * BH_MAX_MESSAGE);
+	ch->pending = calloc(ch->limits.max_pending, sizeof *ch->pending);
+	if (!ch->rbuf || !ch->pending) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < RECV_BATCH; i++) {
+		ch->riov[i].iov_base = ch->rbuf + (size_t)i * BH_MAX_MESSAGE;
+		ch->riov[i].iov_len = BH_MAX_MESSAGE;
+	}
+	r = bh_defer_create(loop, on_flush, ch, &ch->flush_defer);
+	if (r < 0)
+		goto fail;
+	r = bh_timer_create(loop, on_call_timer, ch, &ch->call_timer);
+	if (r < 0)
+		goto fail;
+	ch->watch_events = BH_EV_IN;
+	r = bh_loop_add_fd(loop, fd, ch->watch_events, on_io, ch, &ch->watch);
+	if (r < 0)
+		goto fail;
+	*out = ch;
+	return 0;
+fail:
+	if (ch) {
+		bh_timer_destroy(ch->call_timer);
+		bh_defer_destroy(ch->flush_defer);
+		bh__arena_fini(&ch->arena);
+		free(ch->pending);
+		free(ch->rbuf);
+		free(ch);
+	}
+	bh__close(fd);
+	return r;
+}
+
+static void drop_queue(bh_channel *ch)
+{
+	while (ch->qhead < ch->qtail) {
+		struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
+
+		bh__close_all(rec->fds, rec->nfds);
+		ch->qhead += (sizeof *rec + rec->len + 7) & ~(size_t)7;
+	}
+	ch->qhead = ch->qtail = 0;
+	ch->queued_bytes = 0;
+	ch->queued_msgs = 0;
+}
+
+static void free_channel(bh_channel *ch)
+{
+	bh_timer_destroy(ch->call_timer);
+	bh_defer_destroy(ch->flush_defer);
+	bh__arena_fini(&ch->arena);
+	free(ch->pending);
+	free(ch->rbuf);
+	free(ch->q);
+	free(ch);
+}
+
+static void ref(bh_channel *ch)
+{
+	ch->refs++;
+}
+
+/* Drops a reference; returns 1 if the channel is gone or closed (stop touching it). */
+static int unref(bh_channel *ch)
+{
+	if (--ch->refs == 0 && ch->doomed) {
+		free_channel(ch);
+		return 1;
+	}
+	return ch->doomed || ch->fd < 0;
+}
+
+/* Fails every outstanding call with `status`. Callbacks may destroy the channel. */
+static void fail_pending(bh_channel *ch, int status)
+{
+	for (unsigned i = 0; i < ch->limits.max_pending && ch->npending > 0; i++) {
+		struct pending p = ch->pending[i];
+
+		if (!p.id)
+			continue;
+		ch->pending[i].id = 0;
+		ch->npending--;
+		p.cb(ch, status, NULL, p.userdata);
+	}
+	bh_timer_disarm(ch->call_timer);
+}
+
+/* Closes the socket and drops what was queued; no callback. */
+static void shut(bh_channel *ch)
+{
+	if (ch->fd < 0)
+		return;
+	bh_watch_remove(ch->watch);
+	ch->watch = NULL;
+	ch->fd = bh__close(ch->fd);
+	drop_queue(ch);
+	ch->want_drain = 0;
+}
+
+void bh_channel_close(bh_channel *ch)
+{
+	if (!ch)
+		return;
+	shut(ch);
+	ref(ch);
+	fail_pending(ch, -ECONNRESET);
+	unref(ch);
+}
+
+void bh_channel_destroy(bh_channel *ch)
+{
+	if (!ch || ch->doomed)
+		return;
+	shut(ch);
+	ch->doomed = 1;
+	ref(ch);
+	fail_pending(ch, -ECANCELED);
+	unref(ch);
+}
+
+int bh_channel_is_open(const bh_channel *ch)
+{
+	return ch->fd >= 0;
+}
+
+int bh_channel_fd(const bh_channel *ch)
+{
+	return ch->fd;
+}
+
+void bh_channel_set_userdata(bh_channel *ch, void *userdata)
+{
+	ch->userdata = userdata;
+}
+
+int bh_channel_peer(const bh_channel *ch, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (ch->fd < 0)
+		return -EPIPE;
+	if (getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (pid)
+		*pid = cred.pid;
+	if (uid)
+		*uid = cred.uid;
+	if (gid)
+		*gid = cred.gid;
+	return 0;
+}
+
+void bh_channel_get_stats(const bh_channel *ch, bh_channel_stats *out)
+{
+	*out = ch->stats;
+	out->queued_bytes = ch->queued_bytes;
+	out->queued_msgs = ch->queued_msgs;
+	out->arena_grows = ch->arena.grows;
+}
+
+/* Orderly or failed end of the connection: on_close, then nothing more. */
+static void closed_by_peer(bh_channel *ch, int err)
+{
+	shut(ch);
+	fail_pending(ch, -ECONNRESET);
+	if (!ch->doomed && ch->ops->on_close)
+		ch->ops->on_close(ch, err, ch->userdata);
+}
+
+static void report_bad(bh_channel *ch, int reason, const char *detail)
+{
+	ch->stats.bad_reason = reason;
+	bh__log(ch->loop, BH_LOG_WARN, "channel fd %d: bad message: %s%s%s", ch->fd,
+		bh_bad_reason_name(reason), detail ? ": " : "", detail ? detail : "");
+	shut(ch);
+	fail_pending(ch, -ECONNRESET);
+	if (!ch->doomed && ch->ops->on_bad_message)
+		ch->ops->on_bad_message(ch, reason, detail, ch->userdata);
+}
+
+void bh_channel_bad_message(bh_channel *ch, const char *detail)
+{
+	if (ch->doomed || ch->fd < 0)
+		return;
+	if (ch->cur)
+		bh__close_all(ch->cur->fds, ch->cur->nfds);
+	ref(ch);
+	report_bad(ch, BH_BAD_APP, detail);
+	unref(ch);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static size_t rec_size(size_t frame_len)
+{
+	return (sizeof(struct qrec) + frame_len + 7) & ~(size_t)7;
+}
+
+/* Makes room for `need` more bytes at the tail. 0 or -ENOMEM. */
+static int queue_reserve(bh_channel *ch, size_t need)
+{
+	size_t cap;
+	uint8_t *q;
+
+	if (ch->qtail + need <= ch->qcap)
+		return 0;
+	if (ch->qhead > 0) {
+		memmove(ch->q, ch->q + ch->qhead, ch->qtail - ch->qhead);
+		ch->qtail -= ch->qhead;
+		ch->qhead = 0;
+		if (ch->qtail + need <= ch->qcap)
+			return 0;
+	}
+	cap = ch->qcap ? ch->qcap : 16384;
+	while (cap < ch->qtail + need)
+		cap *= 2;
+	q = realloc(ch->q, cap);
+	if (!q)
+		return -ENOMEM;
+	ch->q = q;
+	ch->qcap = cap;
+	return 0;
+}
+
+static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t request_id,
+		   const ProtobufCMessage *body, const int *fds, unsigned nfds)
+{
+	const bh_msg_type_info *info;
+	struct qrec *rec;
+	bh_header h;
+	size_t payload, frame, need;
+	unsigned i;
+	int r;
+
+	if (ch->doomed || ch->fd < 0)
+		return -EPIPE;
+	info = bh_registry_lookup(ch->reg, type);
+	if (!info || !body || body->descriptor != info->desc || nfds > info->max_fds ||
+	    (nfds && !fds))
+		return -EINVAL;
+	payload = protobuf_c_message_get_packed_size(body);
+	if (payload > BH_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	frame = BH_HEADER_SIZE + payload;
+	if (ch->queued_msgs >= ch->limits.max_queue_msgs ||
+	    ch->queued_bytes + frame > ch->limits.max_queue_bytes) {
+		ch->want_drain = 1;
+		ch->stats.queue_full++;
+		return -ENOBUFS;
+	}
+	need = rec_size(frame);
+	r = queue_reserve(ch, need);
+	if (r < 0)
+		return r;
+	rec = (struct qrec *)(ch->q + ch->qtail);
+	rec->len = (uint32_t)frame;
+	rec->nfds = nfds;
+	for (i = 0; i < nfds; i++) {
+		/* Duplicated so that the caller keeps its fds and the queue owns its own. */
+		rec->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (rec->fds[i] < 0) {
+			r = errno == EBADF ? -EBADF : -EMFILE;
+			bh__close_all(rec->fds, i);
+			return r;
+		}
+	}
+	h = (bh_header){ .magic = BH_WIRE_MAGIC, .version = BH_PROTOCOL_VERSION, .flags = flags,
+			 .type = type, .request_id = request_id, .payload_len = (uint32_t)payload,
+			 .nfds = (uint8_t)nfds };
+	bh_header_encode(&h, (uint8_t *)(rec + 1));
+	protobuf_c_message_pack(body, (uint8_t *)(rec + 1) + BH_HEADER_SIZE);
+	ch->qtail += need;
+	ch->queued_bytes += frame;
+	ch->queued_msgs++;
+	if (ch->queued_bytes > ch->stats.peak_queued_bytes)
+		ch->stats.peak_queued_bytes = ch->queued_bytes;
+	bh_defer_schedule(ch->flush_defer);
+	return 0;
+}
+
+static void set_events(bh_channel *ch, uint32_t events)
+{
+	if (ch->fd < 0 || events == ch->watch_events)
+		return;
+	if (bh_watch_set_events(ch->watch, events) == 0)
+		ch->watch_events = events;
+}
+
+/* Writes queued frames. Returns frames still queued, or -errno after closing. */
+static int flush(bh_channel *ch)
+{
+	while (ch->fd >= 0 && ch->qhead < ch->qtail) {
+		size_t off = ch->qhead;
+		unsigned n = 0;
+		int sent;
+
+		while (n < SEND_BATCH && off < ch->qtail) {
+			struct qrec *rec = (struct qrec *)(ch->q + off);
+			struct msghdr *mh = &ch->smsg[n].msg_hdr;
+
+			ch->siov[n].iov_base = rec + 1;
+			ch->siov[n].iov_len = rec->len;
+			memset(mh, 0, sizeof *mh);
+			mh->msg_iov = &ch->siov[n];
+			mh->msg_iovlen = 1;
+			if (rec->nfds) {
+				struct cmsghdr *c = (struct cmsghdr *)ch->scmsg[n].buf;
+
+				mh->msg_control = ch->scmsg[n].buf;
+				mh->msg_controllen = CMSG_SPACE(rec->nfds * sizeof(int));
+				c->cmsg_level = SOL_SOCKET;
+				c->cmsg_type = SCM_RIGHTS;
+				c->cmsg_len = CMSG_LEN(rec->nfds * sizeof(int));
+				memcpy(CMSG_DATA(c), rec->fds, rec->nfds * sizeof(int));
+			}
+			off += rec_size(rec->len);
+			n++;
+		}
+		sent = sendmmsg(ch->fd, ch->smsg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ch->stats.send_syscalls++;
+		if (sent < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == ENOBUFS)
+				break;
+			return -errno;
+		}
+		for (int i = 0; i < sent; i++) {
+			struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
+
+			bh__close_all(rec->fds, rec->nfds);
+			ch->stats.msgs_sent++;
+			ch->stats.bytes_sent += rec->len;
+			ch->queued_bytes -= rec->len;
+			ch->queued_msgs--;
+			ch->qhead += rec_size(rec->len);
+		}
+		if ((unsigned)sent < n)
+			break;
+	}
+	if (ch->qhead == ch->qtail)
+		ch->qhead = ch->qtail = 0;
+	set_events(ch, ch->queued_msgs ? BH_EV_IN | BH_EV_OUT : BH_EV_IN);
+	return (int)ch->queued_msgs;
+}
+
+/* Flushes, then handles an error and the drain notification. Callbacks may destroy ch. */
+static int flush_and_notify(bh_channel *ch)
+{
+	int r = flush(ch);
+
+	if (r < 0) {
+		closed_by_peer(ch, r == -EPIPE ? -EPIPE : r);
+		return r;
+	}
+	if (ch->want_drain && ch->queued_bytes <= ch->limits.max_queue_bytes / 2 &&
+	    ch->queued_msgs <= ch->limits.max_queue_msgs / 2) {
+		ch->want_drain = 0;
+		if (ch->ops->on_drain)
+			ch->ops->on_drain(ch, ch->userdata);
+	}
+	return r;
+}
+
+static void on_flush(bh_defer *d, void *ud)
+{
+	bh_channel *ch = ud;
+
+	ref(ch);
+	flush_and_notify(ch);
+	unref(ch);
+}
+
+int bh_channel_flush(bh_channel *ch)
+{
+	int r;
+
+	if (ch->doomed || ch->fd < 0)
+		return -EPIPE;
+	ref(ch);
+	r = flush_and_notify(ch);
+	unref(ch);
+	return r;
+}
+
+int bh_channel_send(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
+		    unsigned nfds)
+{
+	return enqueue(ch, type, 0, 0, body, fds, nfds);
+}
+
+static void arm_call_timer(bh_channel *ch)
+{
+	uint64_t earliest = UINT64_MAX;
+
+	for (unsigned i = 0; i < ch->limits.max_pending; i++) {
+		if (ch->pending[i].id && ch->pending[i].deadline_ns &&
+		    ch->pending[i].deadline_ns < earliest)
+			earliest = ch->pending[i].deadline_ns;
+	}
+	if (earliest == UINT64_MAX)
+		bh_timer_disarm(ch->call_timer);
+	else if (bh_timer_arm_at(ch->call_timer, earliest, 0) < 0)
+		bh__log(ch->loop, BH_LOG_ERROR, "channel: cannot arm the call timer");
+}
+
+int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
+		    unsigned nfds, unsigned timeout_ms, bh_reply_cb cb, void *userdata)
+{
+	struct pending *slot = NULL;
+	uint32_t id;
+	int r;
+
+	if (!cb)
+		return -EINVAL;
+	if (ch->npending >= ch->limits.max_pending)
+		return -EAGAIN;
+	for (unsigned i = 0; i < ch->limits.max_pending; i++) {
+		if (!ch->pending[i].id) {
+			slot = &ch->pending[i];
+			break;
+		}
+	}
+	id = ch->next_id++;
+	if (ch->next_id == 0)
+		ch->next_id = 1;
+	r = enqueue(ch, type, BH_FLAG_REQUEST, id, body, fds, nfds);
+	if (r < 0)
+		return r;
+	*slot = (struct pending){ .id = id, .cb = cb, .userdata = userdata,
+				  .deadline_ns = timeout_ms ? bh_now_ns() + timeout_ms * 1000000ull : 0 };
+	ch->npending++;
+	if (timeout_ms)
+		arm_call_timer(ch);
+	return 0;
+}
+
+int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type, const ProtobufCMessage *body,
+		     const int *fds, unsigned nfds)
+{
+	if (!req || !(req->hdr.flags & BH_FLAG_REQUEST))
+		return -EINVAL;
+	return enqueue(ch, type, BH_FLAG_REPLY, req->hdr.request_id, body, fds, nfds);
+}
+
+int bh_channel_reply_error(bh_channel *ch, const bh_msg *req, int code, const char *text)
+{
+	Bh__Error err = BH__ERROR__INIT;
+
+	err.code = code < 0 ? -code : code;
+	err.text = (char *)(text ? text : "");
+	return bh_channel_reply(ch, req, BH_MSG_ERROR, &err.base, NULL, 0);
+}
+
+static void on_call_timer(bh_timer *t, void *ud)
+{
+	bh_channel *ch = ud;
+	uint64_t now = bh_now_ns();
+
+	ref(ch);
+	for (unsigned i = 0; i < ch->limits.max_pending && !ch->doomed; i++) {
+		struct pending p = ch->pending[i];
+
+		if (!p.id || !p.deadline_ns || p.deadline_ns > now)
+			continue;
+		ch->pending[i].id = 0;
+		ch->npending--;
+		p.cb(ch, -ETIMEDOUT, NULL, p.userdata);
+	}
+	if (!ch->doomed)
+		arm_call_timer(ch);
+	unref(ch);
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+/*
+ * Collects every fd in the control data and the sender's credentials if the
+ * kernel attached them; returns the fd count (may exceed BH_MAX_FDS).
+ */
+static unsigned collect_fds(struct msghdr *mh, int *fds, int *bad_cmsg, struct ucred *creds,
+			    int *have_creds)
+{
+	unsigned n = 0;
+
+	*bad_cmsg = 0;
+	*have_creds = 0;
+	if (mh->msg_controllen == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			const uint8_t *data = CMSG_DATA(c);
+
+			for (size_t j = 0; j < k && n < CMSG_MAX_FDS; j++) {
+				memcpy(&fds[n], data + j * sizeof(int), sizeof(int));
+				n++;
+			}
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len == CMSG_LEN(sizeof(struct ucred)) && !*have_creds) {
+			memcpy(creds, CMSG_DATA(c), sizeof *creds);
+			*have_creds = 1;
+		} else {
+			*bad_cmsg = 1;
+		}
+	}
+	return n;
+}
+
+static struct pending *find_pending(bh_channel *ch, uint32_t id)
+{
+	for (unsigned i = 0; i < ch->limits.max_pending; i++) {
+		if (ch->pending[i].id == id)
+			return &ch->pending[i];
+	}
+	return NULL;
+}
+
+/* Was `id` ever issued by us? Replies to those that timed out are dropped quietly. */
+static int id_was_issued(const bh_channel *ch, uint32_t id)
+{
+	return id != 0 && id < ch->next_id;
+}
+
+/*
+ * Validates, decodes and dispatches one datagram. Takes ownership of the
+ * fds in `fds` and closes those nobody takes. Returns 0, or -1 when the
+ * channel must not be read any more (bad message, closed, destroyed).
+ */
+static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_flags, int *fds,
+			unsigned nfds, int bad_cmsg, const struct ucred *creds, int have_creds)
+{
+	const bh_msg_type_info *info;
+	struct pending *p = NULL;
+	bh_msg msg;
+	int reason = 0, r;
+	const char *detail = NULL;
+
+	if (msg_flags & MSG_CTRUNC)
+		reason = BH_BAD_CTRUNC;
+	else if (msg_flags & MSG_TRUNC)
+		reason = BH_BAD_TOO_BIG;
+	else if (bad_cmsg)
+		reason = BH_BAD_CMSG;
+	else if ((r = bh_header_decode(buf, len, &msg.hdr)) < 0)
+		reason = -r;
+	else if (nfds > BH_MAX_FDS)
+		reason = BH_BAD_TOO_MANY_FDS;
+	else if (nfds != msg.hdr.nfds)
+		reason = BH_BAD_FD_COUNT;
+	else if (!(info = bh_registry_lookup(ch->reg, msg.hdr.type)))
+		reason = BH_BAD_TYPE;
+	else if (nfds > info->max_fds)
+		reason = info->max_fds ? BH_BAD_TOO_MANY_FDS : BH_BAD_UNEXPECTED_FDS;
+	else if (msg.hdr.type == BH_MSG_ERROR && !(msg.hdr.flags & BH_FLAG_REPLY)) {
+		reason = BH_BAD_SEQUENCE;
+		detail = "error outside a reply";
+	} else if (msg.hdr.flags & BH_FLAG_REPLY) {
+		p = find_pending(ch, msg.hdr.request_id);
+		if (!p) {
+			bh__close_all(fds, nfds);
+			if (id_was_issued(ch, msg.hdr.request_id))
+				return 0; /* late reply to a call that timed out */
+			reason = BH_BAD_REPLY;
+		}
+	}
+	if (reason) {
+		bh__close_all(fds, BH_MIN(nfds, (unsigned)CMSG_MAX_FDS));
+		report_bad(ch, reason, detail);
+		return -1;
+	}
+
+	r = bh__arena_reset(&ch->arena);
+	if (r < 0) {
+		bh__close_all(fds, nfds);
+		report_bad(ch, BH_BAD_DECODE, "out of memory");
+		return -1;
+	}
+	msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator, msg.hdr.payload_len,
+					     buf + BH_HEADER_SIZE);
+	if (!msg.body && bh__arena_can_grow(&ch->arena) && bh__arena_reset(&ch->arena) == 0)
+		msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator,
+						     msg.hdr.payload_len, buf + BH_HEADER_SIZE);
+	if (!msg.body) {
+		bh__close_all(fds, nfds);
+		report_bad(ch, BH_BAD_DECODE, bh__arena_can_grow(&ch->arena) ? NULL : "decoded size over the arena limit");
+		return -1;
+	}
+	memcpy(msg.fds, fds, nfds * sizeof(int));
+	msg.nfds = nfds;
+	msg.have_creds = have_creds;
+	if (have_creds)
+		msg.creds = *creds;
+	ch->stats.msgs_received++;
+	ch->stats.bytes_received += len;
+
+	ch->cur = &msg;
+	if (p) {
+		struct pending done = *p;
+		int status = 0;
+
+		p->id = 0;
+		ch->npending--;
+		if (msg.hdr.type == BH_MSG_ERROR) {
+			const Bh__Error *e = (const Bh__Error *)msg.body;
+
+			/* A peer-chosen code: keep it a positive errno-sized number. */
+			status = (e->code > 0 && e->code < 4096) ? -e->code : -EIO;
+		}
+		done.cb(ch, status, &msg, done.userdata);
+	} else {
+		ch->ops->on_message(ch, &msg, ch->userdata);
+	}
+	ch->cur = NULL;
+	bh__close_all(msg.fds, msg.nfds);
+	return (ch->doomed || ch->fd < 0) ? -1 : 0;
+}
+
+static void close_remaining_fds(bh_channel *ch, unsigned from, unsigned n)
+{
+	int fds[CMSG_MAX_FDS];
+	int bad, have;
+	struct ucred cr;
+
+	for (unsigned i = from; i < n; i++) {
+		unsigned k = collect_fds(&ch->rmsg[i].msg_hdr, fds, &bad, &cr, &have);
+
+		bh__close_all(fds, k);
+	}
+}
+
+/*
+ * recv() at EOF returns 0, exactly as an empty datagram does (recvmmsg even
+ * fills the whole batch with such zeros). The peer is gone if the socket
+ * hangs up now; otherwise the zero was a real, and invalid, empty frame.
+ */
+static int peer_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (poll(&p, 1, 0) < 0) {
+		if (errno != EINTR)
+			return 1;
+	}
+	return (p.revents & (POLLHUP | POLLRDHUP)) != 0;
+}
+
+static void read_frames(bh_channel *ch)
+{
+	int fds[CMSG_MAX_FDS];
+	unsigned handled = 0;
+	struct ucred creds;
+
+	while (ch->fd >= 0 && !ch->doomed && handled < RECV_BUDGET) {
+		int n, bad_cmsg, have_creds;
+
+		for (unsigned i = 0; i < RECV_BATCH; i++) {
+			struct msghdr *mh = &ch->rmsg[i].msg_hdr;
+
+			memset(mh, 0, sizeof *mh);
+			mh->msg_iov = &ch->riov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = ch->rcmsg[i].buf;
+			mh->msg_controllen = sizeof ch->rcmsg[i].buf;
+		}
+		n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+		ch->stats.recv_syscalls++;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			closed_by_peer(ch, -errno);
+			return;
+		}
+		if (n == 0) {
+			closed_by_peer(ch, 0);
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &ch->rmsg[i].msg_hdr;
+			unsigned len = ch->rmsg[i].msg_len;
+			unsigned k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
+
+			handled++;
+			if (len == 0 && k == 0 && peer_gone(ch->fd)) {
+				close_remaining_fds(ch, (unsigned)i + 1, (unsigned)n);
+				closed_by_peer(ch, 0);
+				return;
+			}
+			if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k,
+					 bad_cmsg, &creds, have_creds) < 0) {
+				close_remaining_fds(ch, (unsigned)i + 1, (unsigned)n);
+				return;
+			}
+		}
+		if (n < RECV_BATCH)
+			return;
+	}
+}
+
+static void on_io(bh_watch *w, int fd, uint32_t events, void *ud)
+{
+	bh_channel *ch = ud;
+
+	ref(ch);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_frames(ch);
+	if (!ch->doomed && ch->fd >= 0 && (events & EPOLLOUT))
+		flush_and_notify(ch);
+	if (!ch->doomed && ch->fd >= 0 && (events & EPOLLERR) && !(events & EPOLLIN)) {
+		int err = 0;
+		socklen_t len = sizeof err;
+
+		if (getsockopt(ch->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		closed_by_peer(ch, err ? -err : -ECONNRESET);
+	}
+	unref(ch);
+}

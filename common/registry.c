@@ -1,0 +1,124 @@
+/* Message type registry: type id -> protobuf-c descriptor and fd allowance. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <bulkhead/protocol.h>
+
+#include "bulkhead.pb-c.h"
+#include "common/internal.h"
+
+struct bh_registry {
+	bh_msg_type_info *types; /* sorted by type */
+	size_t len, cap;
+};
+
+static const bh_msg_type_info framework_types[] = {
+	{ BH_MSG_HELLO, &bh__hello__descriptor, 0 },
+	{ BH_MSG_WELCOME, &bh__welcome__descriptor, 0 },
+	{ BH_MSG_ERROR, &bh__error__descriptor, 0 },
+	{ BH_MSG_HEARTBEAT, &bh__heartbeat__descriptor, 0 },
+	{ BH_MSG_SHUTDOWN, &bh__shutdown__descriptor, 0 },
+	{ BH_MSG_CRASH_REPORT, &bh__crash_report__descriptor, 0 },
+	{ BH_MSG_SETUP_FAILED, &bh__setup_failed__descriptor, 0 },
+	{ BH_MSG_SANDBOX_STATUS, &bh__sandbox_status__descriptor, 0 },
+	{ BH_MSG_FILE_OPEN, &bh__file_open__descriptor, 0 },
+	{ BH_MSG_FILE_OPENED, &bh__file_opened__descriptor, 1 },
+	{ BH_MSG_SHM_ALLOC, &bh__shm_alloc__descriptor, 0 },
+	{ BH_MSG_SHM_ALLOCATED, &bh__shm_allocated__descriptor, 1 },
+	{ BH_MSG_SURFACE_ATTACH, &bh__surface_attach__descriptor, 1 },
+	{ BH_MSG_SURFACE_DETACH, &bh__surface_detach__descriptor, 0 },
+	{ BH_MSG_FRAME_READY, &bh__frame_ready__descriptor, 0 },
+	{ BH_MSG_FRAME_RELEASE, &bh__frame_release__descriptor, 0 },
+};
+
+static int insert(bh_registry *reg, const bh_msg_type_info *info)
+{
+	size_t lo = 0, hi = reg->len;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (reg->types[mid].type < info->type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < reg->len && reg->types[lo].type == info->type)
+		return -EEXIST;
+	if (reg->len == reg->cap) {
+		size_t cap = reg->cap ? reg->cap * 2 : 32;
+		bh_msg_type_info *t = realloc(reg->types, cap * sizeof *t);
+
+		if (!t)
+			return -ENOMEM;
+		reg->types = t;
+		reg->cap = cap;
+	}
+	memmove(reg->types + lo + 1, reg->types + lo, (reg->len - lo) * sizeof *reg->types);
+	reg->types[lo] = *info;
+	reg->len++;
+	return 0;
+}
+
+int bh_registry_create(bh_registry **out)
+{
+	bh_registry *reg = calloc(1, sizeof *reg);
+	int r = 0;
+
+	if (!reg)
+		return -ENOMEM;
+	for (size_t i = 0; i < BH_ARRAY_SIZE(framework_types) && r == 0; i++)
+		r = insert(reg, &framework_types[i]);
+	if (r < 0) {
+		bh_registry_destroy(reg);
+		return r;
+	}
+	*out = reg;
+	return 0;
+}
+
+void bh_registry_destroy(bh_registry *reg)
+{
+	if (!reg)
+		return;
+	free(reg->types);
+	free(reg);
+}
+
+int bh_registry_add(bh_registry *reg, uint32_t type, const ProtobufCMessageDescriptor *desc,
+		    unsigned max_fds)
+{
+	bh_msg_type_info info = { type, desc, max_fds };
+
+	if (type < BH_MSG_APP_BASE || !desc || max_fds > BH_MAX_FDS ||
+	    desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
+		return -EINVAL;
+	return insert(reg, &info);
+}
+
+const bh_msg_type_info *bh_registry_lookup(const bh_registry *reg, uint32_t type)
+{
+	size_t lo = 0, hi = reg->len;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (reg->types[mid].type == type)
+			return &reg->types[mid];
+		if (reg->types[mid].type < type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+size_t bh_registry_count(const bh_registry *reg)
+{
+	return reg->len;
+}
+
+const bh_msg_type_info *bh_registry_at(const bh_registry *reg, size_t i)
+{
+	return i < reg->len ? &reg->types[i] : NULL;
+}
