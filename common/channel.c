@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <bulkhead/channel.h>
+#include <bulkhead/record.h>
 
 #include "bulkhead.pb-c.h"
 #include "common/arena.h"
@@ -80,6 +81,7 @@ struct bh_channel {
 	bh_watch *watch;
 	bh_defer *flush_defer;
 	bh_timer *call_timer;
+	uint64_t timer_deadline;
 	uint32_t watch_events;
 
 	/* receive side */
@@ -107,6 +109,7 @@ struct bh_channel {
 	int refs;
 	int doomed;
 	bh_channel_stats stats;
+	bh_recorder *recorder; /* NULL unless recording: bh_channel_set_recorder() */
 };
 
 /* ---- bh_msg accessors ---------------------------------------------------- */
@@ -406,6 +409,23 @@ void bh_channel_set_userdata(bh_channel *ch, void *userdata)
 	ch->userdata = userdata;
 }
 
+void bh_channel_set_recorder(bh_channel *ch, bh_recorder *rec)
+{
+	ch->recorder = rec;
+}
+
+/* Out of line so that the I/O loops carry only a pointer test when nothing records. */
+static __attribute__((noinline, cold)) void record_frame(bh_channel *ch, enum bh_record_dir dir,
+							  const uint8_t *buf, size_t len,
+							  const int *fds, unsigned nfds, int msg_flags)
+{
+	unsigned flags = ((msg_flags & MSG_TRUNC) ? BH_RECORD_TRUNCATED : 0) |
+			 ((msg_flags & MSG_CTRUNC) ? BH_RECORD_CTRUNC : 0);
+
+	/* A failed write is kept in the recorder's status; the channel carries on. */
+	(void)bh_recorder_write(ch->recorder, dir, buf, len, fds, nfds, flags);
+}
+
 int bh_channel_peer(const bh_channel *ch, pid_t *pid, uid_t *uid, gid_t *gid)
 {
 	struct ucred cred;
@@ -602,6 +622,9 @@ static int flush(bh_channel *ch)
 		for (int i = 0; i < sent; i++) {
 			struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
 
+			if (__builtin_expect(ch->recorder != NULL, 0))
+				record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len,
+					     rec->fds, rec->nfds, 0);
 			bh__close_all(rec->fds, rec->nfds);
 			ch->stats.msgs_sent++;
 			ch->stats.bytes_sent += rec->len;
@@ -663,19 +686,18 @@ int bh_channel_send(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
 	return enqueue(ch, type, 0, 0, body, fds, nfds);
 }
 
-static void arm_call_timer(bh_channel *ch)
+/*
+ * The call timer fires for the earliest deadline it was armed for; replies
+ * do not disarm it (a stray wake-up finds nothing due). Since every call
+ * usually has the same timeout, a new call rarely moves it: no syscall per call.
+ */
+static void arm_call_timer(bh_channel *ch, uint64_t deadline)
 {
-	uint64_t earliest = UINT64_MAX;
-
-	for (unsigned i = 0; i < ch->limits.max_pending; i++) {
-		if (ch->pending[i].id && ch->pending[i].deadline_ns &&
-		    ch->pending[i].deadline_ns < earliest)
-			earliest = ch->pending[i].deadline_ns;
-	}
-	if (earliest == UINT64_MAX)
-		bh_timer_disarm(ch->call_timer);
-	else if (bh_timer_arm_at(ch->call_timer, earliest, 0) < 0)
+	if (bh_timer_armed(ch->call_timer) && ch->timer_deadline <= deadline)
+		return;
+	if (bh_timer_arm_at(ch->call_timer, deadline, 0) < 0)
 		bh__log(ch->loop, BH_LOG_ERROR, "channel: cannot arm the call timer");
+	ch->timer_deadline = deadline;
 }
 
 int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
@@ -705,7 +727,7 @@ int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
 				  .deadline_ns = timeout_ms ? bh_now_ns() + timeout_ms * 1000000ull : 0 };
 	ch->npending++;
 	if (timeout_ms)
-		arm_call_timer(ch);
+		arm_call_timer(ch, slot->deadline_ns);
 	return 0;
 }
 
@@ -731,18 +753,25 @@ static void on_call_timer(bh_timer *t, void *ud)
 	bh_channel *ch = ud;
 	uint64_t now = bh_now_ns();
 
+	uint64_t earliest = UINT64_MAX;
+
 	ref(ch);
 	for (unsigned i = 0; i < ch->limits.max_pending && !ch->doomed; i++) {
 		struct pending p = ch->pending[i];
 
-		if (!p.id || !p.deadline_ns || p.deadline_ns > now)
+		if (!p.id || !p.deadline_ns)
 			continue;
+		if (p.deadline_ns > now) {
+			earliest = BH_MIN(earliest, p.deadline_ns);
+			continue;
+		}
 		ch->pending[i].id = 0;
 		ch->npending--;
 		p.cb(ch, -ETIMEDOUT, NULL, p.userdata);
 	}
-	if (!ch->doomed)
-		arm_call_timer(ch);
+	/* A callback may have made new calls (which armed the timer) or destroyed ch. */
+	if (!ch->doomed && earliest != UINT64_MAX)
+		arm_call_timer(ch, earliest);
 	unref(ch);
 }
 
@@ -962,6 +991,9 @@ static void read_frames(bh_channel *ch)
 				closed_by_peer(ch, 0);
 				return;
 			}
+			if (__builtin_expect(ch->recorder != NULL, 0))
+				record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, len, fds,
+					     k, mh->msg_flags);
 			if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k,
 					 bad_cmsg, &creds, have_creds) < 0) {
 				close_remaining_fds(ch, (unsigned)i + 1, (unsigned)n);

@@ -1,10 +1,8 @@
 /* Sealed memfd regions: creation, validation of received fds, mapping. */
 #include <fcntl.h>
-#include <limits.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -64,10 +62,10 @@ static int region_new(int fd, void *data, uint64_t size, unsigned seals, bool wr
 	return 0;
 }
 
-static int map_region(int fd, uint64_t size, bool writable, void **out)
+static int map_region(int fd, uint64_t size, bool writable, unsigned flags, void **out)
 {
 	void *p = mmap(NULL, (size_t)size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-		       MAP_SHARED, fd, 0);
+		       MAP_SHARED | (flags & BH_SHM_POPULATE ? MAP_POPULATE : 0), fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -81,8 +79,8 @@ int bh_shm_region_create(uint64_t size, unsigned flags, bh_shm_region **out)
 	void *data = NULL;
 	int fd, r;
 
-	if (size == 0 || (flags & ~(BH_SHM_NO_MAP | BH_SHM_EXCLUSIVE_WRITER)) ||
-	    (flags == (BH_SHM_NO_MAP | BH_SHM_EXCLUSIVE_WRITER)))
+	if (size == 0 || (flags & ~(BH_SHM_NO_MAP | BH_SHM_EXCLUSIVE_WRITER | BH_SHM_POPULATE)) ||
+	    ((flags & BH_SHM_NO_MAP) && (flags & (BH_SHM_EXCLUSIVE_WRITER | BH_SHM_POPULATE))))
 		return -EINVAL;
 	/* Also keeps the size within off_t and size_t below. */
 	if (size > BH_SHM_MAX_SIZE)
@@ -100,7 +98,7 @@ int bh_shm_region_create(uint64_t size, unsigned flags, bh_shm_region **out)
 	}
 	if (!(flags & BH_SHM_NO_MAP)) {
 		/* Mapped before F_SEAL_FUTURE_WRITE: the seal spares existing mappings. */
-		r = map_region(fd, size, true, &data);
+		r = map_region(fd, size, true, flags, &data);
 		if (r < 0)
 			goto fail;
 	}
@@ -140,7 +138,7 @@ static int check_fd(int fd, uint64_t size, unsigned flags)
 	struct statfs sfs;
 	int fl, seals;
 
-	if (size == 0 || (flags & ~(BH_SHM_READ_ONLY | BH_SHM_NO_MAP)))
+	if (size == 0 || (flags & ~(BH_SHM_READ_ONLY | BH_SHM_NO_MAP | BH_SHM_POPULATE)))
 		return -EINVAL;
 	if (size > BH_SHM_MAX_SIZE)
 		return -EFBIG;
@@ -219,7 +217,7 @@ int bh_shm_region_import(int fd, uint64_t size, unsigned flags, bh_shm_region **
 		 * of failing. Every page of [0, size) stays backed for the life
 		 * of the mapping, whatever the sender does with its own fd.
 		 */
-		r = map_region(fd, size, writable, &data);
+		r = map_region(fd, size, writable, flags, &data);
 		if (r < 0)
 			goto fail;
 	}

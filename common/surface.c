@@ -144,7 +144,7 @@ int bh_surface_create(uint32_t surface_id, const bh_surface_geometry *g, bh_surf
 	r = bh_surface_geometry_check(g, NULL, &size);
 	if (r < 0)
 		return r;
-	r = bh_shm_region_create(size, BH_SHM_EXCLUSIVE_WRITER, &region);
+	r = bh_shm_region_create(size, BH_SHM_EXCLUSIVE_WRITER | BH_SHM_POPULATE, &region);
 	if (r < 0)
 		return r;
 	return surface_new(surface_id, true, g, region, out);
@@ -178,7 +178,7 @@ int bh_surface_import(uint32_t surface_id, const bh_surface_geometry *g, uint64_
 	r = bh_shm_fd_check(fd, region_size, BH_SHM_READ_ONLY);
 	if (r < 0)
 		goto fail;
-	r = bh_shm_region_import(fd, need, BH_SHM_READ_ONLY, &region);
+	r = bh_shm_region_import(fd, need, BH_SHM_READ_ONLY | BH_SHM_POPULATE, &region);
 	if (r < 0)
 		return r; /* the fd is closed */
 	return surface_new(surface_id, false, g, region, out);

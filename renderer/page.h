@@ -83,7 +83,7 @@ struct page_error {
 /*
  * Fetches the bytes of an image named by a page (a relative path such as
  * "img/cat.png", already checked to contain no "..", no leading '/', no
- * scheme). Returns 0 and sets *data/*len, or a negative errno. The bytes
+ * scheme). Returns 0 and sets *data and *len, or a negative errno. The bytes
  * must stay valid and unchanged until release() is called for them (or, if
  * release is NULL, until page_doc_create() returns). In the renderer this
  * asks the broker for a read-only fd and maps it.

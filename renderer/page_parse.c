@@ -170,6 +170,18 @@ static bool tag_closes_p(int tag)
 	}
 }
 
+static bool is_inline(int tag)
+{
+	switch (tag) {
+	case PAGE_TAG_TEXT: case PAGE_TAG_A: case PAGE_TAG_B: case PAGE_TAG_STRONG:
+	case PAGE_TAG_I: case PAGE_TAG_EM: case PAGE_TAG_U: case PAGE_TAG_SPAN:
+	case PAGE_TAG_IMG: case PAGE_TAG_BR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool is_heading(int tag)
 {
 	return tag == PAGE_TAG_H1 || tag == PAGE_TAG_H2 || tag == PAGE_TAG_H3;
@@ -231,6 +243,8 @@ static int line_at(struct parser *p, size_t off)
 
 static int buf_put(struct parser *p, const char *d, size_t len)
 {
+	if (len == 0)
+		return 0;
 	if (p->buf_len + len > p->buf_cap) {
 		size_t cap = p->buf_cap ? p->buf_cap : 256;
 		char *nb;
@@ -313,7 +327,7 @@ static int decode(struct parser *p, const char *s, size_t len, size_t src_off)
 			size_t digits = 0;
 
 			j += hex ? 2 : 1;
-			while (j < len && digits < 9) {
+			while (j < len) {
 				char c = lower(s[j]);
 				unsigned v;
 
@@ -323,14 +337,15 @@ static int decode(struct parser *p, const char *s, size_t len, size_t src_off)
 					v = (unsigned)(c - 'a' + 10);
 				else
 					break;
-				cp = cp * (hex ? 16 : 10) + v;
+				/* Saturate: any value past U+10FFFF is equally invalid. */
+				cp = cp > 0x10ffff ? cp : cp * (hex ? 16 : 10) + v;
 				digits++;
 				j++;
 			}
 			if (digits > 0 && j < len && s[j] == ';') {
 				char q[24];
 
-				if (digits > 7 || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+				if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
 				    (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
 				    (cp >= 0x7f && cp < 0xa0)) {
 					page_quote(q, sizeof q, s + i, j + 1 - i, 16);
@@ -389,7 +404,8 @@ static int store_buf(struct parser *p, uint32_t *off)
 		t->text_cap = cap;
 	}
 	*off = (uint32_t)t->text_len;
-	memcpy(t->text + t->text_len, p->buf, p->buf_len);
+	if (p->buf_len)
+		memcpy(t->text + t->text_len, p->buf, p->buf_len);
 	t->text_len += p->buf_len;
 	t->text[t->text_len++] = '\0';
 	return 0;
@@ -451,11 +467,15 @@ static int add_text(struct parser *p, size_t start, size_t end)
 			break;
 		}
 	}
-	/* Whitespace between structural tags carries no meaning. */
-	if (blank) {
-		int ptag = t->nodes[parent].tag;
+	/*
+	 * Whitespace at the start of a block or right after a block carries no
+	 * meaning; dropping it keeps indentation from using up the node limit.
+	 * Between inline elements it is a word space and stays.
+	 */
+	if (blank && !is_inline(t->nodes[parent].tag)) {
+		int32_t prev = t->nodes[parent].last_child;
 
-		if (ptag == PAGE_TAG_ROOT || ptag == PAGE_TAG_UL || ptag == PAGE_TAG_OL)
+		if (prev < 0 || !is_inline(t->nodes[prev].tag))
 			return 0;
 	}
 	p->buf_len = 0;
@@ -735,8 +755,7 @@ static int apply_attr(struct attr_ctx *c, int tag, const char *name, const char 
 					 "line %d: invalid image path \"%s\" (a relative path of letters, digits, '.', '_', '-' and '/', without \"..\")",
 					 c->line, q);
 		}
-		/* The value sits at the start of the scratch buffer. */
-		p->buf_len = vl;
+		/* v is the scratch buffer: store it as it is. */
 		if ((r = store_buf(p, &c->a->str_off)) < 0)
 			return r;
 		c->a->str_len = (uint32_t)vl;
@@ -822,20 +841,15 @@ static int parse_attrs(struct parser *p, int tag, const char *tagname, struct at
 				ve = p->i;
 			}
 		}
-		if (ve - vs > 8 * PAGE_MAX_ATTR_BYTES)
-			goto too_long;  /* no need to decode what cannot fit */
 		p->buf_len = 0;
 		if (has_value && (r = decode(p, p->s + vs, ve - vs, vs)) < 0)
 			return r;
 		if (p->buf_len > PAGE_MAX_ATTR_BYTES)
-			goto too_long;
+			return page_fail(p->err, -EFBIG, c.line,
+					 "line %d: value of %s= in <%s> longer than %d bytes", c.line,
+					 name, tagname, PAGE_MAX_ATTR_BYTES);
 		if ((r = apply_attr(&c, tag, name, p->buf, p->buf_len)) < 0)
 			return r;
-		continue;
-too_long:
-		return page_fail(p->err, -EFBIG, c.line,
-				 "line %d: value of %s= in <%s> longer than %d bytes", c.line, name,
-				 tagname, PAGE_MAX_ATTR_BYTES);
 	}
 }
 

@@ -38,6 +38,52 @@
 		}                                                                           \
 	} while (0)
 
+/* Mappings of memfds in /proc/self/maps: what a leaked region would leave. */
+static inline int count_memfd_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strstr(line, "/memfd:"))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Snapshot of the mappings for leak checks. Under AddressSanitizer the
+ * allocator maps memory of its own as freed blocks wait in quarantine, so
+ * there only memfd mappings are compared; otherwise every mapping is.
+ */
+struct maps_snapshot {
+	int all, memfd;
+};
+
+static inline struct maps_snapshot maps_snapshot(void)
+{
+	struct maps_snapshot m = { bh_test_count_maps(), count_memfd_maps() };
+
+	return m;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MAPS_ALL_EXACT 0
+#else
+#define MAPS_ALL_EXACT 1
+#endif
+
+static inline bool maps_unchanged(struct maps_snapshot before)
+{
+	struct maps_snapshot now = maps_snapshot();
+
+	return now.memfd == before.memfd && (!MAPS_ALL_EXACT || now.all == before.all);
+}
+
 struct peer;
 typedef void (*peer_msg_fn)(struct peer *p, bh_msg *msg);
 

@@ -52,8 +52,16 @@ enum {
 	 * the region, even an O_RDWR one sent to a peer, can then only be
 	 * mapped read-only, write() to it fails with EPERM, and mprotect() can
 	 * not make a read-only mapping writable. Not with BH_SHM_NO_MAP.
+	 * Needs Linux 5.1.
 	 */
 	BH_SHM_EXCLUSIVE_WRITER = 1u << 2,
+	/*
+	 * Fault the whole mapping in now (MAP_POPULATE), so that no later
+	 * access takes a page fault: for buffers that will be touched in full
+	 * anyway, such as frame slots. The pages are allocated and charged to
+	 * this process at once.
+	 */
+	BH_SHM_POPULATE = 1u << 3,
 };
 
 /*
@@ -61,7 +69,8 @@ enum {
  * memfd (MFD_NOEXEC_SEAL where the kernel has it), sized, sealed with
  * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL (plus F_SEAL_FUTURE_WRITE with
  * BH_SHM_EXCLUSIVE_WRITER) and, unless BH_SHM_NO_MAP, mapped read-write.
- * The memory reads as zeros. flags: BH_SHM_NO_MAP or BH_SHM_EXCLUSIVE_WRITER.
+ * The memory reads as zeros. flags: BH_SHM_NO_MAP, or BH_SHM_EXCLUSIVE_WRITER
+ * and/or BH_SHM_POPULATE.
  * Returns 0 and the region in *out (owned by the caller: bh_shm_region_destroy()),
  * -EINVAL for a zero size or unknown flags, -EFBIG above BH_SHM_MAX_SIZE,
  * or -errno from memfd_create/ftruncate/fcntl/mmap (-EMFILE, -ENOMEM, ...).
@@ -70,8 +79,9 @@ BH_EXPORT int bh_shm_region_create(uint64_t size, unsigned flags, bh_shm_region 
 
 /*
  * Checks, without mapping, that `fd` is a region this process may map for
- * `size` bytes with `flags` (BH_SHM_READ_ONLY matters: read-write needs an
- * O_RDWR fd without write seals). The fd stays owned by the caller.
+ * `size` bytes with `flags` (those of bh_shm_region_import(); only
+ * BH_SHM_READ_ONLY changes the checks: read-write needs an O_RDWR fd without
+ * write seals). The fd stays owned by the caller.
  * Every error but -EBADF for a closed fd means the fd's sender lied:
  *   -EINVAL      size is 0 or flags unknown
  *   -EFBIG       size, or the file's size, above BH_SHM_MAX_SIZE
@@ -89,7 +99,8 @@ BH_EXPORT int bh_shm_fd_check(int fd, uint64_t size, unsigned flags);
 
 /*
  * Validates `fd` as bh_shm_fd_check() does and maps its first `size` bytes
- * (PROT_READ only with BH_SHM_READ_ONLY; not at all with BH_SHM_NO_MAP).
+ * (PROT_READ only with BH_SHM_READ_ONLY; not at all with BH_SHM_NO_MAP;
+ * faulted in at once with BH_SHM_POPULATE).
  * Takes ownership of `fd` in every case: it belongs to the region on
  * success and is closed on failure. The fd is made close-on-exec.
  * Returns 0 and the region in *out, an error of bh_shm_fd_check(), or
@@ -226,7 +237,8 @@ BH_EXPORT int bh_surface_geometry_check(const bh_surface_geometry *g, uint64_t *
 /*
  * Producer: creates a surface with its own region (BH_SHM_EXCLUSIVE_WRITER:
  * no fd of it can ever be mapped writable again, so consumers cannot scribble
- * on the producer's slots). Every slot starts free. Returns 0 and the surface
+ * on the producer's slots; BH_SHM_POPULATE: drawing never faults). Every
+ * slot starts free. Returns 0 and the surface
  * in *out (owned by the caller), or an error of bh_surface_geometry_check()
  * or bh_shm_region_create().
  */
@@ -245,7 +257,7 @@ BH_EXPORT int bh_surface_create_from_region(uint32_t surface_id, const bh_surfac
 
 /*
  * Consumer: validates a surface described by a peer and maps its region
- * read-only. `region_size` is the size the peer claims; it must cover the
+ * read-only, populated (reading a frame never faults). `region_size` is the size the peer claims; it must cover the
  * geometry's layout (-EMSGSIZE) and the fd must hold it (see
  * bh_shm_fd_check()). Takes ownership of `fd` in every case. The geometry is
  * copied: nothing the consumer uses is ever read back from shared memory.
@@ -358,7 +370,12 @@ BH_EXPORT int bh_surface_parse_frame(const bh_msg *msg, bh_frame *out);
  */
 BH_EXPORT int bh_surface_send_attach(bh_channel *ch, const bh_surface *s, int fd);
 
-/* Sends SurfaceDetach{surface_id}. Errors as bh_channel_send(). */
+/*
+ * Sends SurfaceDetach{surface_id}. Releases the consumer sent before it saw
+ * the detach may still arrive: the producer ignores releases for a surface
+ * it detached rather than treating them as bad messages. Errors as
+ * bh_channel_send().
+ */
 BH_EXPORT int bh_surface_send_detach(bh_channel *ch, uint32_t surface_id);
 
 /* Decodes a SurfaceDetach. Returns 0 and the id in *surface_id, or -EBADMSG. */

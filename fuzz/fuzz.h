@@ -1,0 +1,160 @@
+/*
+ * Shared pieces of the bulkhead fuzz harnesses: the libFuzzer entry points,
+ * the descriptor-driven mutator, the "envelope" input format of the
+ * channel harnesses and helpers to drive a real channel.
+ * docs/FUZZING.md explains how they fit together.
+ */
+#ifndef BH_FUZZ_H
+#define BH_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bulkhead/channel.h>
+#include <bulkhead/protocol.h>
+
+/* ---- engine entry points -------------------------------------------------- */
+
+/* Every harness defines these; replay_main.c calls them without an engine. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* Provided by libFuzzer only: NULL in replay and AFL++ builds. */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));
+
+/* ---- descriptor-driven mutation ------------------------------------------- */
+
+/*
+ * Mutates one frame (header + payload) in place: data[0..size) with room
+ * for `max` bytes; returns the new size (<= max). Deterministic in `seed`.
+ *
+ * The payload is decoded with the descriptor of the frame's type (or of
+ * another registered type, or starts as an empty message), mutated field by
+ * field from the ProtobufCFieldDescriptors (edge values for integers, valid
+ * and invalid enum values, flipped bools, grown/shrunk/odd strings and
+ * bytes, repeated elements added/removed/duplicated, sub-messages recursed
+ * into, unknown fields), re-encoded, and the header fixed (magic, version,
+ * type, length, flags/request id, nfds within the type's max_fds) most of
+ * the time and deliberately broken some of the time. A share of calls
+ * falls back to byte-level mutation (LLVMFuzzerMutate when linked).
+ * Only the registry's descriptors are used: a type registered with
+ * bh_registry_add() is mutated structurally with no further code.
+ */
+size_t bh_fuzz_mutate(const bh_registry *reg, uint8_t *data, size_t size, size_t max,
+		      unsigned seed);
+
+/*
+ * Byte strings the mutator plants in string and bytes fields besides its
+ * own (a token the receiver checks, a worker name, a path it allows). The
+ * array must stay valid while mutations run; NULL/0 removes them.
+ */
+typedef struct bh_fuzz_token {
+	const uint8_t *data;
+	size_t len;
+} bh_fuzz_token;
+
+void bh_fuzz_set_tokens(const bh_fuzz_token *tokens, size_t n);
+
+/*
+ * Combines two frames into out[0..max): fields of b spliced into a when
+ * both decode as the same type, else a's header over b's payload (header
+ * fixed up). Returns the new size.
+ */
+size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize, const uint8_t *b,
+			 size_t bsize, uint8_t *out, size_t max, unsigned seed);
+
+/* ---- the envelope: what a channel harness receives ------------------------- */
+/*
+ *   byte 0          control: bits 0-3 number of fds (values above
+ *                   BH_FUZZ_MAX_FDS mean BH_FUZZ_MAX_FDS), bit 4
+ *                   BH_FUZZ_CTL_CALL, bits 5-7 free for harnesses
+ *   bytes 1..nfds   one per fd: bits 0-1 its kind (bh_fuzz_fd_kind), bits
+ *                   2-7 free for harnesses (e.g. a memfd's size and seals)
+ *   the rest        the datagram, sent as is with the fds in SCM_RIGHTS
+ * An input too short for its fd bytes carries fewer fds.
+ */
+#define BH_FUZZ_MAX_FDS 12u
+enum {
+	/* The receiver has request id 1 outstanding, so that replies can be matched. */
+	BH_FUZZ_CTL_CALL = 1u << 4,
+};
+
+enum bh_fuzz_fd_kind {
+	BH_FUZZ_FD_MEMFD = 0,
+	BH_FUZZ_FD_PIPE = 1,
+	BH_FUZZ_FD_SOCKET = 2,
+	BH_FUZZ_FD_DEVNULL = 3,
+};
+
+typedef struct bh_fuzz_envelope {
+	unsigned ctl;
+	unsigned nfds;
+	uint8_t kinds[BH_FUZZ_MAX_FDS];
+	const uint8_t *frame;
+	size_t frame_len;
+} bh_fuzz_envelope;
+
+/* Splits an input; never fails (an empty input is an empty datagram). */
+void bh_fuzz_envelope_parse(const uint8_t *data, size_t size, bh_fuzz_envelope *env);
+
+/* Writes an envelope to out[0..max); returns its size, or 0 if it does not fit. */
+size_t bh_fuzz_envelope_build(const bh_fuzz_envelope *env, uint8_t *out, size_t max);
+
+/*
+ * bh_fuzz_mutate()/bh_fuzz_crossover() for envelopes: mostly the frame,
+ * sometimes the fd prefix, and the fd count kept in step with the header's
+ * nfds (and the CALL bit with a REPLY flag) most of the time.
+ */
+size_t bh_fuzz_mutate_envelope(const bh_registry *reg, uint8_t *data, size_t size, size_t max,
+			       unsigned seed);
+size_t bh_fuzz_crossover_envelope(const bh_registry *reg, const uint8_t *a, size_t asize,
+				  const uint8_t *b, size_t bsize, uint8_t *out, size_t max,
+				  unsigned seed);
+
+/* ---- harness helpers -------------------------------------------------------- */
+
+/* Application type ids the fuzz registry adds (fuzz/proto/fuzz_test.proto). */
+enum {
+	BH_FUZZ_MSG_ALL_KINDS = BH_MSG_APP_BASE + 1, /* bhfuzz.AllKinds, up to BH_MAX_FDS fds */
+	BH_FUZZ_MSG_LEAF = BH_MSG_APP_BASE + 2,      /* bhfuzz.Leaf, up to 2 fds */
+};
+
+/* The framework's registry plus the two types above. Returns 0 or -errno. */
+int bh_fuzz_registry_create(bh_registry **out);
+
+/* Open fds of this process (getdents on /proc/self/fd). Aborts if it cannot count. */
+int bh_fuzz_count_fds(void);
+
+/*
+ * One open fd of each bh_fuzz_fd_kind, made once and sent by every input
+ * (the receiver gets fresh descriptors of the same files each time).
+ */
+typedef struct bh_fuzz_fdset {
+	int fd[4];
+	int keep[2]; /* the pipe's write end and the socket's peer */
+} bh_fuzz_fdset;
+
+int bh_fuzz_fdset_init(bh_fuzz_fdset *set);
+void bh_fuzz_fdset_fini(bh_fuzz_fdset *set);
+
+/*
+ * Sends one datagram with `nfds` fds on a blocking-or-not socket. Returns 0,
+ * or -errno (-EMSGSIZE for a datagram the socket cannot take).
+ */
+int bh_fuzz_send(int sock, const uint8_t *buf, size_t len, const int *fds, unsigned nfds);
+
+/* Reads and discards whatever is queued on `sock`, closing any fds that came with it. */
+void bh_fuzz_drain(int sock);
+
+/* Prints this process's open fds and what they are, to explain a leak. */
+void bh_fuzz_list_fds(void);
+
+/* Reports a broken invariant with the reason and aborts, so that the engine saves the input. */
+__attribute__((noreturn, format(printf, 1, 2))) void bh_fuzz_fail(const char *fmt, ...);
+
+#define BH_FUZZ_CHECK(cond, ...)              \
+	do {                                  \
+		if (!(cond))                  \
+			bh_fuzz_fail(__VA_ARGS__); \
+	} while (0)
+
+#endif

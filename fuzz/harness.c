@@ -1,0 +1,244 @@
+/* Helpers shared by the harnesses: registry, fds, sending and checking. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fuzz/fuzz.h"
+#include "fuzz_test.pb-c.h"
+
+void bh_fuzz_list_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[64], target[256];
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof target - 1);
+		target[n > 0 ? n : 0] = 0;
+		fprintf(stderr, "  fd %s -> %s\n", e->d_name, target);
+	}
+	closedir(d);
+}
+
+void bh_fuzz_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bulkhead fuzz invariant broken: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+int bh_fuzz_registry_create(bh_registry **out)
+{
+	bh_registry *reg;
+	int r = bh_registry_create(&reg);
+
+	if (r < 0)
+		return r;
+	if ((r = bh_registry_add(reg, BH_FUZZ_MSG_ALL_KINDS, &bhfuzz__all_kinds__descriptor,
+				 BH_MAX_FDS)) < 0 ||
+	    (r = bh_registry_add(reg, BH_FUZZ_MSG_LEAF, &bhfuzz__leaf__descriptor, 2)) < 0) {
+		bh_registry_destroy(reg);
+		return r;
+	}
+	*out = reg;
+	return 0;
+}
+
+/* Cached across calls: rewinding a /proc directory re-reads it, and saves two syscalls per input. */
+static int proc_fd_dir = -1;
+
+int bh_fuzz_count_fds(void)
+{
+	char buf[4096];
+	int n = 0;
+	long got;
+
+	if (proc_fd_dir < 0) {
+		proc_fd_dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (proc_fd_dir < 0)
+			bh_fuzz_fail("cannot open /proc/self/fd: %s", strerror(errno));
+	}
+	if (lseek(proc_fd_dir, 0, SEEK_SET) < 0)
+		bh_fuzz_fail("cannot rewind /proc/self/fd: %s", strerror(errno));
+	while ((got = syscall(SYS_getdents64, proc_fd_dir, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < got;) {
+			/* struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name */
+			unsigned short reclen;
+			const char *name = buf + off + 19;
+
+			memcpy(&reclen, buf + off + 16, sizeof reclen);
+			if (name[0] != '.')
+				n++;
+			off += reclen;
+		}
+	}
+	if (got < 0)
+		bh_fuzz_fail("cannot read /proc/self/fd: %s", strerror(errno));
+	return n;
+}
+
+int bh_fuzz_fdset_init(bh_fuzz_fdset *set)
+{
+	int p[2], sv[2];
+
+	for (unsigned i = 0; i < 4; i++)
+		set->fd[i] = -1;
+	set->keep[0] = set->keep[1] = -1;
+	set->fd[BH_FUZZ_FD_MEMFD] = memfd_create("bh-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (set->fd[BH_FUZZ_FD_MEMFD] < 0 || ftruncate(set->fd[BH_FUZZ_FD_MEMFD], 4096) < 0)
+		goto fail;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		goto fail;
+	set->fd[BH_FUZZ_FD_PIPE] = p[0];
+	set->keep[0] = p[1];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail;
+	set->fd[BH_FUZZ_FD_SOCKET] = sv[0];
+	set->keep[1] = sv[1];
+	set->fd[BH_FUZZ_FD_DEVNULL] = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (set->fd[BH_FUZZ_FD_DEVNULL] < 0)
+		goto fail;
+	return 0;
+fail:;
+	int r = -errno;
+
+	bh_fuzz_fdset_fini(set);
+	return r;
+}
+
+void bh_fuzz_fdset_fini(bh_fuzz_fdset *set)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (set->fd[i] >= 0)
+			close(set->fd[i]);
+		set->fd[i] = -1;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		if (set->keep[i] >= 0)
+			close(set->keep[i]);
+		set->keep[i] = -1;
+	}
+}
+
+int bh_fuzz_send(int sock, const uint8_t *buf, size_t len, const int *fds, unsigned nfds)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(BH_FUZZ_MAX_FDS * sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > BH_FUZZ_MAX_FDS)
+		return -EINVAL;
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(&cbuf, 0, sizeof cbuf);
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	for (;;) {
+		ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (r >= 0)
+			return (size_t)r == len ? 0 : -EIO;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+void bh_fuzz_drain(int sock)
+{
+	static uint8_t buf[BH_MAX_MESSAGE];
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(64 * sizeof(int))];
+	} cbuf;
+
+	for (;;) {
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
+				     .msg_controllen = sizeof cbuf.b };
+		ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t j = 0; j < k; j++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
+				close(fd);
+			}
+		}
+	}
+}
+
+/* ---- envelope ---------------------------------------------------------------- */
+
+void bh_fuzz_envelope_parse(const uint8_t *data, size_t size, bh_fuzz_envelope *env)
+{
+	unsigned n;
+
+	memset(env, 0, sizeof *env);
+	if (size == 0) {
+		env->frame = data;
+		return;
+	}
+	env->ctl = data[0];
+	n = data[0] & 0x0f;
+	if (n > BH_FUZZ_MAX_FDS)
+		n = BH_FUZZ_MAX_FDS;
+	if (n > size - 1)
+		n = (unsigned)(size - 1);
+	env->nfds = n;
+	memcpy(env->kinds, data + 1, n);
+	env->frame = data + 1 + n;
+	env->frame_len = size - 1 - n;
+}
+
+size_t bh_fuzz_envelope_build(const bh_fuzz_envelope *env, uint8_t *out, size_t max)
+{
+	unsigned n = env->nfds > BH_FUZZ_MAX_FDS ? BH_FUZZ_MAX_FDS : env->nfds;
+	size_t total = 1 + n + env->frame_len;
+
+	if (total > max)
+		return 0;
+	/* memmove: the frame may already sit inside `out`. */
+	memmove(out + 1 + n, env->frame, env->frame_len);
+	out[0] = (uint8_t)((env->ctl & ~0x0fu) | n);
+	memcpy(out + 1, env->kinds, n);
+	return total;
+}
