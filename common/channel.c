@@ -81,14 +81,17 @@ struct bh_channel {
 	bh_watch *watch;
 	bh_defer *flush_defer;
 	bh_timer *call_timer;
+	bh_defer *resume_defer;
 	uint64_t timer_deadline;
 	uint32_t watch_events;
+	int paused;
 
 	/* receive side */
 	uint8_t *rbuf;
 	union cmsg_recv rcmsg[RECV_BATCH];
 	struct mmsghdr rmsg[RECV_BATCH];
 	struct iovec riov[RECV_BATCH];
+	unsigned rpos, rcount; /* datagrams of the last recvmmsg() not yet handled */
 	bh_arena arena;
 	bh_msg *cur; /* message being dispatched, for bh_channel_bad_message() */
 
@@ -215,6 +218,8 @@ int bh_channel_set_passcred(bh_channel *ch, int on)
 static void on_io(bh_watch *w, int fd, uint32_t events, void *ud);
 static void on_flush(bh_defer *d, void *ud);
 static void on_call_timer(bh_timer *t, void *ud);
+static void on_resume(bh_defer *d, void *ud);
+static void close_remaining_fds(bh_channel *ch, unsigned from, unsigned n);
 
 static int check_socket(int fd)
 {
@@ -288,6 +293,9 @@ int bh_channel_create(bh_loop *loop, const bh_registry *reg, int fd, const bh_ch
 	r = bh_timer_create(loop, on_call_timer, ch, &ch->call_timer);
 	if (r < 0)
 		goto fail;
+	r = bh_defer_create(loop, on_resume, ch, &ch->resume_defer);
+	if (r < 0)
+		goto fail;
 	ch->watch_events = BH_EV_IN;
 	r = bh_loop_add_fd(loop, fd, ch->watch_events, on_io, ch, &ch->watch);
 	if (r < 0)
@@ -296,6 +304,7 @@ int bh_channel_create(bh_loop *loop, const bh_registry *reg, int fd, const bh_ch
 	return 0;
 fail:
 	if (ch) {
+		bh_defer_destroy(ch->resume_defer);
 		bh_timer_destroy(ch->call_timer);
 		bh_defer_destroy(ch->flush_defer);
 		bh__arena_fini(&ch->arena);
@@ -322,6 +331,7 @@ static void drop_queue(bh_channel *ch)
 
 static void free_channel(bh_channel *ch)
 {
+	bh_defer_destroy(ch->resume_defer);
 	bh_timer_destroy(ch->call_timer);
 	bh_defer_destroy(ch->flush_defer);
 	bh__arena_fini(&ch->arena);
@@ -369,6 +379,9 @@ static void shut(bh_channel *ch)
 	bh_watch_remove(ch->watch);
 	ch->watch = NULL;
 	ch->fd = bh__close(ch->fd);
+	/* Datagrams received but not handled still own fds. */
+	close_remaining_fds(ch, ch->rpos, ch->rcount);
+	ch->rpos = ch->rcount = 0;
 	drop_queue(ch);
 	ch->want_drain = 0;
 }
@@ -530,6 +543,7 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 		return -EPIPE;
 	info = bh_registry_lookup(ch->reg, type);
 	if (!info || !body || body->descriptor != info->desc || nfds > info->max_fds ||
+	    nfds < info->min_fds ||
 	    (nfds && !fds))
 		return -EINVAL;
 	payload = protobuf_c_message_get_packed_size(body);
@@ -572,9 +586,12 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 	return 0;
 }
 
-static void set_events(bh_channel *ch, uint32_t events)
+/* Reading while not paused, writing while something is queued. */
+static void update_events(bh_channel *ch)
 {
-	if (ch->fd < 0 || events == ch->watch_events)
+	uint32_t events = (ch->paused ? 0 : BH_EV_IN) | (ch->queued_msgs ? BH_EV_OUT : 0);
+
+	if (ch->fd < 0 || !ch->watch || events == ch->watch_events)
 		return;
 	if (bh_watch_set_events(ch->watch, events) == 0)
 		ch->watch_events = events;
@@ -637,7 +654,7 @@ static int flush(bh_channel *ch)
 	}
 	if (ch->qhead == ch->qtail)
 		ch->qhead = ch->qtail = 0;
-	set_events(ch, ch->queued_msgs ? BH_EV_IN | BH_EV_OUT : BH_EV_IN);
+	update_events(ch);
 	return (int)ch->queued_msgs;
 }
 
@@ -737,6 +754,14 @@ int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type, const Pro
 	if (!req || !(req->hdr.flags & BH_FLAG_REQUEST))
 		return -EINVAL;
 	return enqueue(ch, type, BH_FLAG_REPLY, req->hdr.request_id, body, fds, nfds);
+}
+
+int bh_channel_reply_id(bh_channel *ch, uint32_t request_id, uint32_t type,
+			const ProtobufCMessage *body, const int *fds, unsigned nfds)
+{
+	if (request_id == 0)
+		return -EINVAL;
+	return enqueue(ch, type, BH_FLAG_REPLY, request_id, body, fds, nfds);
 }
 
 int bh_channel_reply_error(bh_channel *ch, const bh_msg *req, int code, const char *text)
@@ -855,6 +880,8 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 		reason = BH_BAD_TYPE;
 	else if (nfds > info->max_fds)
 		reason = info->max_fds ? BH_BAD_TOO_MANY_FDS : BH_BAD_UNEXPECTED_FDS;
+	else if (nfds < info->min_fds)
+		reason = BH_BAD_MISSING_FDS;
 	else if (msg.hdr.type == BH_MSG_ERROR && !(msg.hdr.flags & BH_FLAG_REPLY)) {
 		reason = BH_BAD_SEQUENCE;
 		detail = "error outside a reply";
@@ -948,61 +975,98 @@ static int peer_gone(int fd)
 	return (p.revents & (POLLHUP | POLLRDHUP)) != 0;
 }
 
+/*
+ * Handles datagrams from where the last call stopped: a batch outlives a
+ * pause, so the order of messages is kept whatever the application does.
+ */
 static void read_frames(bh_channel *ch)
 {
 	int fds[CMSG_MAX_FDS];
 	unsigned handled = 0;
+	int received_short = 0;
 	struct ucred creds;
 
-	while (ch->fd >= 0 && !ch->doomed && handled < RECV_BUDGET) {
-		int n, bad_cmsg, have_creds;
+	while (ch->fd >= 0 && !ch->doomed && !ch->paused && handled < RECV_BUDGET) {
+		struct msghdr *mh;
+		unsigned i, len, k;
+		int bad_cmsg, have_creds;
 
-		for (unsigned i = 0; i < RECV_BATCH; i++) {
-			struct msghdr *mh = &ch->rmsg[i].msg_hdr;
+		if (ch->rpos == ch->rcount) {
+			int n;
 
-			memset(mh, 0, sizeof *mh);
-			mh->msg_iov = &ch->riov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = ch->rcmsg[i].buf;
-			mh->msg_controllen = sizeof ch->rcmsg[i].buf;
-		}
-		n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
-		ch->stats.recv_syscalls++;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
+			/* A short batch drained the socket: another call would only say EAGAIN. */
+			if (received_short)
 				return;
-			closed_by_peer(ch, -errno);
-			return;
-		}
-		if (n == 0) {
-			closed_by_peer(ch, 0);
-			return;
-		}
-		for (int i = 0; i < n; i++) {
-			struct msghdr *mh = &ch->rmsg[i].msg_hdr;
-			unsigned len = ch->rmsg[i].msg_len;
-			unsigned k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
-
-			handled++;
-			if (len == 0 && k == 0 && peer_gone(ch->fd)) {
-				close_remaining_fds(ch, (unsigned)i + 1, (unsigned)n);
+			for (unsigned b = 0; b < RECV_BATCH; b++) {
+				mh = &ch->rmsg[b].msg_hdr;
+				memset(mh, 0, sizeof *mh);
+				mh->msg_iov = &ch->riov[b];
+				mh->msg_iovlen = 1;
+				mh->msg_control = ch->rcmsg[b].buf;
+				mh->msg_controllen = sizeof ch->rcmsg[b].buf;
+			}
+			ch->rpos = ch->rcount = 0;
+			n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+			ch->stats.recv_syscalls++;
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					closed_by_peer(ch, -errno);
+				return;
+			}
+			if (n == 0) {
 				closed_by_peer(ch, 0);
 				return;
 			}
-			if (__builtin_expect(ch->recorder != NULL, 0))
-				record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, len, fds,
-					     k, mh->msg_flags);
-			if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k,
-					 bad_cmsg, &creds, have_creds) < 0) {
-				close_remaining_fds(ch, (unsigned)i + 1, (unsigned)n);
-				return;
-			}
+			ch->rcount = (unsigned)n;
+			received_short = n < RECV_BATCH;
 		}
-		if (n < RECV_BATCH)
+		i = ch->rpos++;
+		mh = &ch->rmsg[i].msg_hdr;
+		len = ch->rmsg[i].msg_len;
+		k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
+		handled++;
+		if (len == 0 && k == 0 && peer_gone(ch->fd)) {
+			closed_by_peer(ch, 0);
+			return;
+		}
+		if (__builtin_expect(ch->recorder != NULL, 0))
+			record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, len, fds, k,
+				     mh->msg_flags);
+		if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k, bad_cmsg, &creds,
+				 have_creds) < 0)
 			return;
 	}
+	/* Budget spent with datagrams left: come back before sleeping. */
+	if (ch->fd >= 0 && !ch->doomed && !ch->paused && ch->rpos < ch->rcount)
+		bh_defer_schedule(ch->resume_defer);
+}
+
+static void on_resume(bh_defer *d, void *ud)
+{
+	bh_channel *ch = ud;
+
+	ref(ch);
+	read_frames(ch);
+	unref(ch);
+}
+
+void bh_channel_pause(bh_channel *ch, int paused)
+{
+	paused = !!paused;
+	if (ch->paused == paused)
+		return;
+	ch->paused = paused;
+	if (!paused && !ch->watch && ch->fd >= 0) {
+		/* Unwatched while paused after a hang-up (see on_io): watch again. */
+		ch->watch_events = BH_EV_IN;
+		if (bh_loop_add_fd(ch->loop, ch->fd, ch->watch_events, on_io, ch, &ch->watch) < 0)
+			bh__log(ch->loop, BH_LOG_ERROR, "channel: cannot watch fd %d again", ch->fd);
+	}
+	update_events(ch);
+	if (!paused && ch->fd >= 0 && ch->rpos < ch->rcount)
+		bh_defer_schedule(ch->resume_defer);
 }
 
 static void on_io(bh_watch *w, int fd, uint32_t events, void *ud)
@@ -1010,6 +1074,16 @@ static void on_io(bh_watch *w, int fd, uint32_t events, void *ud)
 	bh_channel *ch = ud;
 
 	ref(ch);
+	if (ch->paused && (events & (EPOLLHUP | EPOLLERR))) {
+		/*
+		 * epoll reports a hang-up whatever events are asked for; while
+		 * paused that would spin the loop, so stop watching until resumed.
+		 */
+		bh_watch_remove(ch->watch);
+		ch->watch = NULL;
+		unref(ch);
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		read_frames(ch);
 	if (!ch->doomed && ch->fd >= 0 && (events & EPOLLOUT))

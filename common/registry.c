@@ -13,22 +13,24 @@ struct bh_registry {
 };
 
 static const bh_msg_type_info framework_types[] = {
-	{ BH_MSG_HELLO, &bh__hello__descriptor, 0 },
-	{ BH_MSG_WELCOME, &bh__welcome__descriptor, 0 },
-	{ BH_MSG_ERROR, &bh__error__descriptor, 0 },
-	{ BH_MSG_HEARTBEAT, &bh__heartbeat__descriptor, 0 },
-	{ BH_MSG_SHUTDOWN, &bh__shutdown__descriptor, 0 },
-	{ BH_MSG_CRASH_REPORT, &bh__crash_report__descriptor, 0 },
-	{ BH_MSG_SETUP_FAILED, &bh__setup_failed__descriptor, 0 },
-	{ BH_MSG_SANDBOX_STATUS, &bh__sandbox_status__descriptor, 0 },
-	{ BH_MSG_FILE_OPEN, &bh__file_open__descriptor, 0 },
-	{ BH_MSG_FILE_OPENED, &bh__file_opened__descriptor, 1 },
-	{ BH_MSG_SHM_ALLOC, &bh__shm_alloc__descriptor, 0 },
-	{ BH_MSG_SHM_ALLOCATED, &bh__shm_allocated__descriptor, 1 },
-	{ BH_MSG_SURFACE_ATTACH, &bh__surface_attach__descriptor, 1 },
-	{ BH_MSG_SURFACE_DETACH, &bh__surface_detach__descriptor, 0 },
-	{ BH_MSG_FRAME_READY, &bh__frame_ready__descriptor, 0 },
-	{ BH_MSG_FRAME_RELEASE, &bh__frame_release__descriptor, 0 },
+	{ BH_MSG_HELLO, &bh__hello__descriptor, 0, 0 },
+	{ BH_MSG_WELCOME, &bh__welcome__descriptor, 0, 0 },
+	{ BH_MSG_ERROR, &bh__error__descriptor, 0, 0 },
+	{ BH_MSG_HEARTBEAT, &bh__heartbeat__descriptor, 0, 0 },
+	{ BH_MSG_SHUTDOWN, &bh__shutdown__descriptor, 0, 0 },
+	{ BH_MSG_CRASH_REPORT, &bh__crash_report__descriptor, 0, 0 },
+	{ BH_MSG_SETUP_FAILED, &bh__setup_failed__descriptor, 0, 0 },
+	{ BH_MSG_SANDBOX_STATUS, &bh__sandbox_status__descriptor, 0, 0 },
+	{ BH_MSG_FILE_OPEN, &bh__file_open__descriptor, 0, 0 },
+	{ BH_MSG_FILE_OPENED, &bh__file_opened__descriptor, 1, 1 },
+	{ BH_MSG_SHM_ALLOC, &bh__shm_alloc__descriptor, 0, 0 },
+	{ BH_MSG_SHM_ALLOCATED, &bh__shm_allocated__descriptor, 1, 1 },
+	{ BH_MSG_SURFACE_ATTACH, &bh__surface_attach__descriptor, 1, 1 },
+	{ BH_MSG_SURFACE_DETACH, &bh__surface_detach__descriptor, 0, 0 },
+	{ BH_MSG_FRAME_READY, &bh__frame_ready__descriptor, 0, 0 },
+	{ BH_MSG_FRAME_RELEASE, &bh__frame_release__descriptor, 0, 0 },
+	{ BH_MSG_ZYGOTE_SPAWN, &bh__zygote_spawn__descriptor, 2, 2 },
+	{ BH_MSG_ZYGOTE_SPAWNED, &bh__zygote_spawned__descriptor, 1, 1 },
 };
 
 static int insert(bh_registry *reg, const bh_msg_type_info *info)
@@ -85,15 +87,21 @@ void bh_registry_destroy(bh_registry *reg)
 	free(reg);
 }
 
-int bh_registry_add(bh_registry *reg, uint32_t type, const ProtobufCMessageDescriptor *desc,
-		    unsigned max_fds)
+int bh_registry_add_fds(bh_registry *reg, uint32_t type, const ProtobufCMessageDescriptor *desc,
+			unsigned min_fds, unsigned max_fds)
 {
-	bh_msg_type_info info = { type, desc, max_fds };
+	bh_msg_type_info info = { type, desc, max_fds, min_fds };
 
-	if (type < BH_MSG_APP_BASE || !desc || max_fds > BH_MAX_FDS ||
+	if (type < BH_MSG_APP_BASE || !desc || max_fds > BH_MAX_FDS || min_fds > max_fds ||
 	    desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
 		return -EINVAL;
 	return insert(reg, &info);
+}
+
+int bh_registry_add(bh_registry *reg, uint32_t type, const ProtobufCMessageDescriptor *desc,
+		    unsigned max_fds)
+{
+	return bh_registry_add_fds(reg, type, desc, 0, max_fds);
 }
 
 const bh_msg_type_info *bh_registry_lookup(const bh_registry *reg, uint32_t type)

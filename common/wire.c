@@ -95,6 +95,7 @@ const char *bh_bad_reason_name(int reason)
 		[BH_BAD_TOO_MANY_FDS] = "too many fds",
 		[BH_BAD_UNEXPECTED_FDS] = "fds attached to a type that takes none",
 		[BH_BAD_FD_COUNT] = "fd count disagrees with header",
+		[BH_BAD_MISSING_FDS] = "fewer fds than the type requires",
 		[BH_BAD_CMSG] = "unexpected control message",
 		[BH_BAD_TYPE] = "unknown message type",
 		[BH_BAD_DECODE] = "payload does not decode",

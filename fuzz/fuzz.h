@@ -18,6 +18,11 @@
 /* Every harness defines these; replay_main.c calls them without an engine. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/*
+ * Optional in a harness: replay_main.c calls it after the last input and
+ * fails the run if it returns non-zero (e.g. a type was never delivered).
+ */
+int bh_fuzz_replay_done(void);
 /* Provided by libFuzzer only: NULL in replay and AFL++ builds. */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));
 
@@ -66,7 +71,8 @@ size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize,
 /*
  *   byte 0          control: bits 0-3 number of fds (values above
  *                   BH_FUZZ_MAX_FDS mean BH_FUZZ_MAX_FDS), bit 4
- *                   BH_FUZZ_CTL_CALL, bits 5-7 free for harnesses
+ *                   BH_FUZZ_CTL_CALL, bit 5 BH_FUZZ_CTL_FLOOD, bits 6-7
+ *                   free for harnesses
  *   bytes 1..nfds   one per fd: bits 0-1 its kind (bh_fuzz_fd_kind), bits
  *                   2-7 free for harnesses (e.g. a memfd's size and seals)
  *   the rest        the datagram, sent as is with the fds in SCM_RIGHTS
@@ -76,7 +82,10 @@ size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize,
 enum {
 	/* The receiver has request id 1 outstanding, so that replies can be matched. */
 	BH_FUZZ_CTL_CALL = 1u << 4,
+	/* BH_FUZZ_FLOOD_FDS more fds ride along: more than a channel's control buffer takes. */
+	BH_FUZZ_CTL_FLOOD = 1u << 5,
 };
+#define BH_FUZZ_FLOOD_FDS 70u
 
 enum bh_fuzz_fd_kind {
 	BH_FUZZ_FD_MEMFD = 0,
@@ -115,7 +124,7 @@ size_t bh_fuzz_crossover_envelope(const bh_registry *reg, const uint8_t *a, size
 /* Application type ids the fuzz registry adds (fuzz/proto/fuzz_test.proto). */
 enum {
 	BH_FUZZ_MSG_ALL_KINDS = BH_MSG_APP_BASE + 1, /* bhfuzz.AllKinds, up to BH_MAX_FDS fds */
-	BH_FUZZ_MSG_LEAF = BH_MSG_APP_BASE + 2,      /* bhfuzz.Leaf, up to 2 fds */
+	BH_FUZZ_MSG_LEAF = BH_MSG_APP_BASE + 2,      /* bhfuzz.Leaf, 1 or 2 fds */
 };
 
 /* The framework's registry plus the two types above. Returns 0 or -errno. */
@@ -137,7 +146,7 @@ int bh_fuzz_fdset_init(bh_fuzz_fdset *set);
 void bh_fuzz_fdset_fini(bh_fuzz_fdset *set);
 
 /*
- * Sends one datagram with `nfds` fds on a blocking-or-not socket. Returns 0,
+ * Sends one datagram with `nfds` (<= BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS) fds. Returns 0,
  * or -errno (-EMSGSIZE for a datagram the socket cannot take).
  */
 int bh_fuzz_send(int sock, const uint8_t *buf, size_t len, const int *fds, unsigned nfds);

@@ -49,16 +49,22 @@ static bh_loop *loop;
 static bh_registry *reg;
 static bh_fuzz_fdset fdset;
 static int base_fds;
-/* Messages delivered per type id (framework ids and the two fuzz ids), for BH_FUZZ_STATS. */
-static unsigned long delivered[BH_MSG_FRAME_RELEASE + 3];
+/* Messages delivered per registered type (index in the registry), for BH_FUZZ_STATS. */
+#define MAX_TYPES 128
+static unsigned long delivered[MAX_TYPES + 1];
 static unsigned long bad_by_reason[BH_BAD_REASON_COUNT];
 static unsigned long inputs;
+static unsigned long hellos_accepted;
 
 static unsigned type_slot(uint32_t type)
 {
-	if (type <= BH_MSG_FRAME_RELEASE)
-		return type;
-	return type == BH_FUZZ_MSG_ALL_KINDS ? BH_MSG_FRAME_RELEASE + 1 : BH_MSG_FRAME_RELEASE + 2;
+	size_t n = bh_registry_count(reg);
+
+	for (size_t i = 0; i < n && i < MAX_TYPES; i++) {
+		if (bh_registry_at(reg, i)->type == type)
+			return (unsigned)i;
+	}
+	return MAX_TYPES;
 }
 
 static void check_fds(const bh_msg *m, const struct state *st)
@@ -102,8 +108,10 @@ static void on_message(bh_channel *ch, bh_msg *m, void *ud)
 	case BH_MSG_HELLO: {
 		int r = bh_hello_verify(ch, m, getpid(), FUZZ_WORKER_TYPE, FUZZ_WORKER_ID, fuzz_token);
 
-		if (r == 0)
+		if (r == 0) {
+			hellos_accepted++;
 			(void)bh_hello_welcome(ch, m, FUZZ_WORKER_ID, 1000);
+		}
 		else if (bh_msg_flags(m) & BH_FLAG_REQUEST)
 			(void)bh_channel_reply_error(ch, m, -r, "hello refused");
 		return;
@@ -183,14 +191,46 @@ static void on_reply(bh_channel *ch, int status, bh_msg *reply, void *ud)
 
 static void print_stats(void)
 {
+	static int printed;
+
+	if (printed++)
+		return;
 	fprintf(stderr, "fuzz_frame: %lu inputs\n  delivered per type:", inputs);
-	for (unsigned i = 1; i < BH_ARRAY_SIZE(delivered); i++)
-		fprintf(stderr, " %u:%lu", i <= BH_MSG_FRAME_RELEASE ? i : BH_MSG_APP_BASE + i - BH_MSG_FRAME_RELEASE,
-			delivered[i]);
-	fprintf(stderr, "\n  bad messages per reason:");
+	for (size_t i = 0; i < bh_registry_count(reg); i++) {
+		uint32_t t = bh_registry_at(reg, i)->type;
+
+		fprintf(stderr, " %s:%lu", bh_registry_at(reg, i)->desc->short_name,
+			delivered[type_slot(t)]);
+	}
+	fprintf(stderr, "\n  hellos accepted: %lu\n  bad messages per reason:", hellos_accepted);
 	for (unsigned i = 1; i < BH_BAD_REASON_COUNT; i++)
 		fprintf(stderr, " %s:%lu", bh_bad_reason_name((int)i), bad_by_reason[i]);
 	fputc('\n', stderr);
+}
+
+/*
+ * With BH_FUZZ_EXPECT_TYPES set, a run in which some registered type never
+ * reached the handler fails: the check that structure-aware mutation gets
+ * past the decoder for every type.
+ */
+int bh_fuzz_replay_done(void)
+{
+	int missing = 0;
+
+	if (getenv("BH_FUZZ_STATS"))
+		print_stats();
+	if (!getenv("BH_FUZZ_EXPECT_TYPES"))
+		return 0;
+	for (size_t i = 0; i < bh_registry_count(reg); i++) {
+		const bh_msg_type_info *info = bh_registry_at(reg, i);
+
+		if (!delivered[type_slot(info->type)]) {
+			fprintf(stderr, "fuzz_frame: no %s (type %u) reached the handler\n",
+				info->desc->name, info->type);
+			missing++;
+		}
+	}
+	return missing;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -199,6 +239,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    bh_fuzz_fdset_init(&fdset) < 0)
 		bh_fuzz_fail("cannot set up the harness");
 	bh_fuzz_set_tokens(tokens, BH_ARRAY_SIZE(tokens));
+	/* libFuzzer ends with exit(): the counters are printed on the way out. */
 	if (getenv("BH_FUZZ_STATS"))
 		atexit(print_stats);
 	return 0;
@@ -208,7 +249,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state st = { 0 };
 	bh_fuzz_envelope env;
-	int sv[2], fds[BH_FUZZ_MAX_FDS], r;
+	int sv[2], fds[BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS], r;
+	unsigned nfds;
 
 	/* Counted per input: the engine itself opens fds between inputs (its symbolizer's pipes). */
 	base_fds = bh_fuzz_count_fds();
@@ -216,6 +258,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bh_fuzz_envelope_parse(data, size, &env);
 	for (unsigned i = 0; i < env.nfds; i++)
 		fds[i] = fdset.fd[env.kinds[i] & 3];
+	nfds = env.nfds;
+	if (env.ctl & BH_FUZZ_CTL_FLOOD) {
+		for (unsigned i = 0; i < BH_FUZZ_FLOOD_FDS; i++)
+			fds[nfds++] = fdset.fd[BH_FUZZ_FD_DEVNULL];
+	}
 	if (bh_channel_socketpair(sv) < 0)
 		bh_fuzz_fail("socketpair failed");
 	if (bh_channel_create(loop, reg, sv[0], &ops, &st, NULL, &st.ch) < 0)
@@ -230,8 +277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bh_fuzz_fail("cannot issue the call");
 		bh_fuzz_drain(sv[1]);
 	}
-	st.sent_fds = env.nfds;
-	r = bh_fuzz_send(sv[1], env.frame, env.frame_len, fds, env.nfds);
+	st.sent_fds = nfds;
+	r = bh_fuzz_send(sv[1], env.frame, env.frame_len, fds, nfds);
 	if (r == 0) {
 		/* Everything is queued already: a few rounds deliver it and flush replies. */
 		for (int i = 0; i < 4 && bh_channel_is_open(st.ch); i++) {

@@ -22,7 +22,7 @@ void bh_fuzz_list_fds(void)
 	if (!d)
 		return;
 	while ((e = readdir(d)) != NULL) {
-		char path[64], target[256];
+		char path[300], target[256];
 		ssize_t n;
 
 		if (e->d_name[0] == '.')
@@ -56,7 +56,7 @@ int bh_fuzz_registry_create(bh_registry **out)
 		return r;
 	if ((r = bh_registry_add(reg, BH_FUZZ_MSG_ALL_KINDS, &bhfuzz__all_kinds__descriptor,
 				 BH_MAX_FDS)) < 0 ||
-	    (r = bh_registry_add(reg, BH_FUZZ_MSG_LEAF, &bhfuzz__leaf__descriptor, 2)) < 0) {
+	    (r = bh_registry_add_fds(reg, BH_FUZZ_MSG_LEAF, &bhfuzz__leaf__descriptor, 1, 2)) < 0) {
 		bh_registry_destroy(reg);
 		return r;
 	}
@@ -144,12 +144,12 @@ int bh_fuzz_send(int sock, const uint8_t *buf, size_t len, const int *fds, unsig
 {
 	union {
 		struct cmsghdr align;
-		uint8_t b[CMSG_SPACE(BH_FUZZ_MAX_FDS * sizeof(int))];
+		uint8_t b[CMSG_SPACE((BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS) * sizeof(int))];
 	} cbuf;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (nfds > BH_FUZZ_MAX_FDS)
+	if (nfds > BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS)
 		return -EINVAL;
 	if (nfds) {
 		struct cmsghdr *c;

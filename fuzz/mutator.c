@@ -809,10 +809,12 @@ static void fix_header(struct mctx *c, const bh_msg_type_info *info, const uint8
 		h.flags = BH_FLAG_REPLY;
 		h.request_id = pick_request_id(r);
 	}
-	if (old_nfds <= info->max_fds && chance(r, 70))
+	if (old_nfds >= info->min_fds && old_nfds <= info->max_fds && chance(r, 70))
 		h.nfds = (uint8_t)old_nfds;
-	else if (info->max_fds)
-		h.nfds = (uint8_t)(chance(r, 50) ? info->max_fds : below(r, info->max_fds + 1));
+	else if (info->max_fds && chance(r, 50))
+		h.nfds = (uint8_t)info->max_fds;
+	else
+		h.nfds = (uint8_t)(info->min_fds + below(r, info->max_fds - info->min_fds + 1));
 	bh_header_encode(&h, frame);
 }
 
@@ -850,8 +852,13 @@ static size_t break_frame(struct mctx *c, const bh_registry *reg, uint8_t *frame
 		put32(frame + 16, chance(r, 50) ? pl + (chance(r, 50) ? 1 : -1u) : (uint32_t)rnd(r));
 		break;
 	}
-	case 5: /* nfds beyond the type's or the protocol's limit */
-		frame[20] = (uint8_t)(chance(r, 50) ? frame[20] + 1u : BH_MAX_FDS + 1 + below(r, 247));
+	case 5: /* nfds off by one either way, or beyond the protocol's limit */
+		if (chance(r, 40))
+			frame[20] = (uint8_t)(frame[20] + 1u);
+		else if (chance(r, 60))
+			frame[20] = (uint8_t)(frame[20] - 1u);
+		else
+			frame[20] = (uint8_t)(BH_MAX_FDS + 1 + below(r, 247));
 		break;
 	case 6: { /* a type nobody registered */
 		static const uint32_t bad[] = { 0, BH_MSG_APP_BASE - 1, BH_MSG_APP_BASE + 0x100,
@@ -880,7 +887,7 @@ static size_t break_frame(struct mctx *c, const bh_registry *reg, uint8_t *frame
 	default: { /* an oversized frame (only the kernel-visible size matters) */
 		size_t want = BH_MAX_MESSAGE + 1 + below(r, 64);
 
-		if (want <= max) {
+		if (want > size && want <= max) {
 			memset(frame + size, 0, want - size);
 			put32(frame + 16, (uint32_t)(want - BH_HEADER_SIZE));
 			return want;
@@ -1159,7 +1166,7 @@ size_t bh_fuzz_mutate_envelope(const bh_registry *reg, uint8_t *data, size_t siz
 				env.kinds[below(&r, env.nfds)] = (uint8_t)rnd(&r);
 			break;
 		default:
-			env.ctl ^= BH_FUZZ_CTL_CALL;
+			env.ctl ^= chance(&r, 85) ? BH_FUZZ_CTL_CALL : BH_FUZZ_CTL_FLOOD;
 		}
 	} else {
 		n = bh_fuzz_mutate(reg, frame, n, room, (unsigned)rnd(&r));

@@ -10,10 +10,12 @@
  *   bh_fuzz_record_traffic OUT.bhrec
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bulkhead/record.h>
@@ -105,6 +107,19 @@ static void worker_message(bh_channel *ch, bh_msg *m, void *ud)
 	struct side *s = ud;
 
 	s->received++;
+	if (bh_msg_type(m) == BH_MSG_ZYGOTE_SPAWN) {
+		/* The zygote answers with the new worker's pidfd; a pipe stands in for it here. */
+		Bh__ZygoteSpawned sp = BH__ZYGOTE_SPAWNED__INIT;
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0)
+			die("pipe", errno);
+		sp.pid = 4242;
+		if (bh_channel_reply(ch, m, BH_MSG_ZYGOTE_SPAWNED, &sp.base, &p[0], 1) < 0)
+			die("zygote reply", -EIO);
+		close(p[0]);
+		close(p[1]);
+	}
 }
 
 static void worker_reply(bh_channel *ch, int status, bh_msg *reply, void *ud)
@@ -291,6 +306,23 @@ int main(int argc, char **argv)
 		check(bh_channel_send(worker.ch, BH_FUZZ_MSG_LEAF, &leaf.base, fds, 2), "leaf");
 		close(fds[0]);
 		close(fds[1]);
+	}
+	pump(loop);
+	{
+		/* Broker -> zygote: spawn a worker with its channel end and its token. */
+		Bh__ZygoteSpawn zs = BH__ZYGOTE_SPAWN__INIT;
+		int pair[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+			die("socketpair", errno);
+		zs.spec_index = 1;
+		zs.worker_id = 8;
+		zs.token.data = (uint8_t *)token;
+		zs.token.len = BH_TOKEN_SIZE;
+		check(bh_channel_call(broker.ch, BH_MSG_ZYGOTE_SPAWN, &zs.base, pair, 2, 1000,
+				      worker_reply, &worker), "zygote spawn");
+		close(pair[0]);
+		close(pair[1]);
 	}
 	pump(loop);
 	{

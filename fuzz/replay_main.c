@@ -3,12 +3,15 @@
  * normal test suite replays every corpus and regression file on every build
  * (with whatever sanitizers that build has).
  *
- *   fuzz_frame_replay [-q] PATH...
+ *   fuzz_frame_replay [-q] [-m N] PATH...
  *
  * Each PATH is a file or a directory, whose regular files are run in name
- * order (names starting with '.' and README* are skipped). Exits 0 when
- * every input ran; a broken invariant aborts with the input's name printed
- * just before it.
+ * order (names starting with '.' and README* are skipped). With -m N, N more
+ * inputs are then made from those with the harness's custom mutator (a
+ * blind chain, no coverage feedback, fixed seeds) and run: a short
+ * structure-aware fuzz run any build can do. Exits 0 when every input ran
+ * and the harness's bh_fuzz_replay_done() (if any) is content; a broken
+ * invariant aborts with the input's name (or mutation round) printed first.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,10 +27,76 @@
 /* Engines pass at most this much; a larger saved file is refused, not truncated. */
 #define REPLAY_MAX_INPUT (1u << 20)
 
-/* Harnesses without an initializer still link: the weak symbol is then NULL. */
+/* Harnesses without these still link: the weak symbols are then NULL. */
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max, unsigned seed)
+	__attribute__((weak));
+/* Called after the last input; non-zero fails the run (e.g. a message type never reached). */
+int bh_fuzz_replay_done(void) __attribute__((weak));
+
+#define POOL_SIZE 256
+#define MUTATE_MAX 4096
 
 static int quiet;
+/* Inputs kept for -m, as the engine's corpus would be. */
+static uint8_t *pool[POOL_SIZE];
+static size_t pool_len[POOL_SIZE];
+static unsigned pool_n;
+
+static void keep(const uint8_t *data, size_t n, unsigned slot)
+{
+	uint8_t *copy;
+
+	if (n > MUTATE_MAX)
+		return;
+	copy = malloc(n ? n : 1);
+	if (!copy)
+		return;
+	memcpy(copy, data, n);
+	if (slot < pool_n) {
+		free(pool[slot]);
+	} else if (pool_n < POOL_SIZE) {
+		slot = pool_n++;
+	} else {
+		free(copy);
+		return;
+	}
+	pool[slot] = copy;
+	pool_len[slot] = n;
+}
+
+static void run_mutations(unsigned rounds)
+{
+	uint8_t *buf = malloc(MUTATE_MAX);
+	uint64_t s = 0x243f6a8885a308d3ull;
+
+	if (!buf)
+		return;
+	if (pool_n == 0)
+		keep((const uint8_t *)"", 0, 0);
+	for (unsigned i = 0; i < rounds; i++) {
+		unsigned from, n;
+
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		from = (unsigned)(s >> 33) % pool_n;
+		memcpy(buf, pool[from], pool_len[from]);
+		n = (unsigned)LLVMFuzzerCustomMutator(buf, pool_len[from], MUTATE_MAX, i);
+		if (!quiet)
+			fprintf(stderr, "Running: mutation %u of input %u (%u bytes)\n", i, from, n);
+		/* A private copy of the exact size, so that ASan sees overreads. */
+		uint8_t *in = malloc(n ? n : 1);
+
+		if (!in)
+			break;
+		memcpy(in, buf, n);
+		LLVMFuzzerTestOneInput(in, n);
+		free(in);
+		/* Keep some mutants so that mutations stack up, as they do in a real run. */
+		if ((s >> 20) % 4 == 0)
+			keep(buf, n, (unsigned)(s >> 40) % POOL_SIZE);
+	}
+	free(buf);
+}
 
 static int run_file(const char *path)
 {
@@ -70,6 +139,7 @@ static int run_file(const char *path)
 	if (!quiet)
 		fprintf(stderr, "Running: %s (%zu bytes)\n", path, got);
 	LLVMFuzzerTestOneInput(buf, got);
+	keep(buf, got, POOL_SIZE);
 	free(buf);
 	return 0;
 }
@@ -112,7 +182,8 @@ static int run_dir(const char *dir)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_names);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_names);
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
@@ -131,13 +202,24 @@ static int run_dir(const char *dir)
 int main(int argc, char **argv)
 {
 	int total = 0, failed = 0, first = 1;
+	unsigned rounds = 0;
 
-	if (argc > 1 && strcmp(argv[1], "-q") == 0) {
-		quiet = 1;
-		first = 2;
+	for (; first < argc && argv[first][0] == '-'; first++) {
+		if (strcmp(argv[first], "-q") == 0) {
+			quiet = 1;
+		} else if (strcmp(argv[first], "-m") == 0 && first + 1 < argc) {
+			rounds = (unsigned)strtoul(argv[++first], NULL, 10);
+		} else {
+			first = argc;
+			break;
+		}
 	}
 	if (argc <= first) {
-		fprintf(stderr, "usage: %s [-q] FILE-OR-DIR...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-q] [-m ROUNDS] FILE-OR-DIR...\n", argv[0]);
+		return 2;
+	}
+	if (rounds && !LLVMFuzzerCustomMutator) {
+		fprintf(stderr, "replay: -m needs a harness with a custom mutator\n");
 		return 2;
 	}
 	if (LLVMFuzzerInitialize)
@@ -157,6 +239,13 @@ int main(int argc, char **argv)
 		else
 			total += r;
 	}
-	fprintf(stderr, "replay: %d inputs ran%s\n", total, failed ? ", some could not be read" : "");
+	if (rounds)
+		run_mutations(rounds);
+	fprintf(stderr, "replay: %d inputs and %u mutants ran%s\n", total, rounds,
+		failed ? ", some could not be read" : "");
+	if (bh_fuzz_replay_done && bh_fuzz_replay_done() != 0)
+		failed = 1;
+	for (unsigned i = 0; i < pool_n; i++)
+		free(pool[i]);
 	return failed ? 1 : 0;
 }

@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <linux/magic.h>
@@ -91,6 +90,15 @@ void bh__report_failure(int fd, const bh_sandbox_failure *f)
 	bh__strlcpy(r.layer, bh_sandbox_layer_name(f->layer), sizeof r.layer);
 	bh__strlcpy(r.text, f->text, sizeof r.text);
 	(void)bh__record_write(fd, &r);
+}
+
+int bh__set_ids(uid_t uid, gid_t gid, bool drop_groups)
+{
+	if (drop_groups && syscall(SYS_setgroups, 0, NULL) < 0)
+		return -errno;
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0 || syscall(SYS_setresuid, uid, uid, uid) < 0)
+		return -errno;
+	return 0;
 }
 
 unsigned long bh__layer_clone_flag(int layer)
@@ -176,6 +184,7 @@ struct enter {
 	const bh_sandbox_prog *prog;   /* the filter to load */
 	bh_sandbox_prog *own;          /* compiled here, freed at the end */
 	bool recompiled;
+	bool caps_locked;              /* bounding set dropped, securebits locked */
 };
 
 static bh_sandbox_layer_report *L(struct enter *e, int layer)
@@ -288,10 +297,14 @@ static int layer_fds(struct enter *e)
 			return not_applied(e, BH_LAYER_FDS, EBADF, "a kept fd is not open");
 	}
 	for (unsigned i = 0; i < e->nkeep; i++) {
-		r = close_from_to(next, (unsigned)e->keep[i] - 1u);
-		if (r < 0)
-			return not_applied(e, BH_LAYER_FDS, -r, "close_range failed");
-		next = (unsigned)e->keep[i] + 1u;
+		unsigned k = (unsigned)e->keep[i];
+
+		if (k > next) {
+			r = close_from_to(next, k - 1u);
+			if (r < 0)
+				return not_applied(e, BH_LAYER_FDS, -r, "close_range failed");
+		}
+		next = k + 1u;
 	}
 	r = close_from_to(next, ~0u);
 	if (r < 0)
@@ -383,9 +396,10 @@ static int unshare_namespaces(struct enter *e, char why[BH_LAYER_COUNT][64])
 	if (!want)
 		return 0;
 	if (root && (want & CLONE_NEWUSER)) {
-		if (setgroups(0, NULL) < 0 || setresgid(e->gid, e->gid, e->gid) < 0 ||
-		    setresuid(e->uid, e->uid, e->uid) < 0)
-			return bh__fail(&e->rep->failure, BH_LAYER_USERNS, errno,
+		int r = bh__set_ids(e->uid, e->gid, true);
+
+		if (r < 0)
+			return bh__fail(&e->rep->failure, BH_LAYER_USERNS, -r,
 					"userns: cannot switch to uid %u before unshare", (unsigned)e->uid);
 	}
 	got = want;
@@ -550,10 +564,13 @@ static int bind_ro(const char *base, const char *path)
 
 	if (path[0] != '/' || lstat(path, &st) < 0)
 		return 0;
+	snprintf(dst, sizeof dst, "%s%s", base, path);
+	/* Already there, through an earlier bind or symlink (/lib64 -> usr/lib64). */
+	if (faccessat(AT_FDCWD, dst, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
 	r = make_parents(base, path);
 	if (r < 0)
 		return r;
-	snprintf(dst, sizeof dst, "%s%s", base, path);
 	if (S_ISLNK(st.st_mode)) {
 		n = readlink(path, target, sizeof target - 1);
 		if (n < 0)
@@ -784,16 +801,13 @@ static int layer_nnp(struct enter *e)
 	 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | \
 	 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
-static bool caps_all_clear(void)
+static bool caps_clear(void)
 {
 	cap_t now = cap_get_proc(), none = cap_init();
 	bool clear = now && none && cap_compare(now, none) == 0;
 
 	cap_free(now);
 	cap_free(none);
-	for (cap_value_t c = 0; clear && c < (cap_value_t)cap_max_bits(); c++)
-		clear = prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0 &&
-			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 0;
 	return clear;
 }
 
@@ -825,13 +839,14 @@ static int layer_caps(struct enter *e)
 	}
 
 	/* Unprivileged ids. In a user namespace made by an unprivileged broker setgroups() is denied. */
-	if (setgroups(0, NULL) < 0) {
+	if (syscall(SYS_setgroups, 0, NULL) < 0) {
 		if (errno != EPERM)
 			return not_applied(e, BH_LAYER_CAPS, errno, "setgroups failed");
 		groups_dropped = false;
 	}
-	if (setresgid(e->gid, e->gid, e->gid) < 0 || setresuid(e->uid, e->uid, e->uid) < 0)
-		return not_applied(e, BH_LAYER_CAPS, errno, "switching to the unprivileged ids failed");
+	r = bh__set_ids(e->uid, e->gid, false);
+	if (r < 0)
+		return not_applied(e, BH_LAYER_CAPS, -r, "switching to the unprivileged ids failed");
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != e->uid ||
 	    eu != e->uid || su != e->uid || rg != e->gid || eg != e->gid || sg != e->gid || eu == 0)
 		return not_applied(e, BH_LAYER_CAPS, EIO, "ids did not stick");
@@ -849,8 +864,10 @@ static int layer_caps(struct enter *e)
 	cap_free(c);
 
 	if (locked) {
-		if (!caps_all_clear() || (unsigned)cap_get_secbits() != LOCKED_SECUREBITS)
+		/* The bounding and ambient sets are checked in /proc/self/status by verify(). */
+		if (!caps_clear() || (unsigned)cap_get_secbits() != LOCKED_SECUREBITS)
 			return not_applied(e, BH_LAYER_CAPS, EIO, "capabilities still present after dropping");
+		e->caps_locked = true;
 		set_state(e, BH_LAYER_CAPS, BH_STATE_APPLIED, "uid %u gid %u%s, all sets empty, securebits locked",
 			  (unsigned)e->uid, (unsigned)e->gid, groups_dropped ? ", no groups" : "");
 		return 0;
@@ -861,17 +878,8 @@ static int layer_caps(struct enter *e)
 	 * no_new_privs makes exec unable to grant any, which is what those two
 	 * guard against; say so rather than pretend.
 	 */
-	c = cap_get_proc();
-	{
-		cap_t none = cap_init();
-		bool empty = c && none && cap_compare(c, none) == 0;
-
-		cap_free(none);
-		cap_free(c);
-		if (!empty || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-			return not_applied(e, BH_LAYER_CAPS, EPERM,
-					   "no CAP_SETPCAP to drop the bounding set or lock securebits");
-	}
+	if (!caps_clear() || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return not_applied(e, BH_LAYER_CAPS, EPERM, "no CAP_SETPCAP to drop the bounding set or lock securebits");
 	set_state(e, BH_LAYER_CAPS, BH_STATE_APPLIED,
 		  "uid %u, no capabilities held; bounding set kept (no CAP_SETPCAP), no_new_privs", (unsigned)e->uid);
 	return 0;
@@ -907,8 +915,11 @@ static int layer_seccomp(struct enter *e)
 {
 	int r;
 
-	if (e->o->flags & BH_SANDBOX_NO_SECCOMP)
-		return not_applied(e, BH_LAYER_SECCOMP, EPERM, "left to the caller (BH_SANDBOX_NO_SECCOMP)");
+	if (e->o->flags & BH_SANDBOX_NO_SECCOMP) {
+		/* The caller loads its own filter next (bulkhead-run, right before exec). */
+		set_state(e, BH_LAYER_SECCOMP, BH_STATE_ABSENT, "left to the caller (BH_SANDBOX_NO_SECCOMP)");
+		return 0;
+	}
 	if (!wanted(e, BH_LAYER_SECCOMP))
 		return 0;
 	if (!e->prog)
@@ -976,7 +987,7 @@ static int verify(struct enter *e)
 		return bh__fail(&e->rep->failure, BH_LAYER_NO_NEW_PRIVS, EIO, "no_new_privs: the kernel disagrees");
 	}
 	if (L(e, BH_LAYER_CAPS)->state == BH_STATE_APPLIED &&
-	    (st.cap_eff || st.cap_prm || st.cap_inh || st.cap_amb)) {
+	    (st.cap_eff || st.cap_prm || st.cap_inh || st.cap_amb || (e->caps_locked && st.cap_bnd))) {
 		set_state(e, BH_LAYER_CAPS, BH_STATE_FAILED, "the kernel still reports capabilities");
 		return bh__fail(&e->rep->failure, BH_LAYER_CAPS, EIO, "caps: the kernel still reports capabilities");
 	}

@@ -4,8 +4,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,6 +17,7 @@
 #include "sandbox/sandbox_private.h"
 
 #define SYSCALL_LOOPS 100000
+#define PINGPONGS 2000
 
 static double now_us(void)
 {
@@ -69,9 +72,37 @@ static int child_exit(const bh_sandbox_child *child, void *arg)
 
 struct enter_arg {
 	const bh_sandbox_prog *prog;
-	int fd;          /* write end: results */
-	bool syscalls;   /* also time the filtered syscall */
+	int fd;          /* socket: results, then ping-pong */
+	bool syscalls;   /* also time the filtered syscall and the round trip */
 };
+
+/* Child side of the ping-pong: echo PINGPONGS messages. */
+static int echo(int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < PINGPONGS; i++) {
+		if (read(fd, buf, sizeof buf) != sizeof buf || write(fd, buf, sizeof buf) != sizeof buf)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Broker side: the median round trip in microseconds (a median: the cores are shared). */
+static double pingpong(int fd)
+{
+	double rtt[PINGPONGS];
+	char buf[64] = { 0 };
+
+	for (int i = 0; i < PINGPONGS; i++) {
+		double t0 = now_us();
+
+		if (write(fd, buf, sizeof buf) != sizeof buf || read(fd, buf, sizeof buf) != sizeof buf)
+			return -1;
+		rtt[i] = now_us() - t0;
+	}
+	return median(rtt, PINGPONGS);
+}
 
 static int child_enter(const bh_sandbox_child *child, void *argp)
 {
@@ -86,7 +117,9 @@ static int child_enter(const bh_sandbox_child *child, void *argp)
 	res[0] = now_us() - t0;
 	if (a->syscalls)
 		res[1] = syscall_cost_ns();
-	return bh__write_full(a->fd, res, sizeof res) < 0 ? 1 : 0;
+	if (bh__write_full(a->fd, res, sizeof res) < 0)
+		return 1;
+	return a->syscalls && echo(a->fd) < 0 ? 1 : 0;
 }
 
 int bh_sandbox_measure(const bh_profile *p, unsigned iterations, bh_sandbox_costs *out)
@@ -95,7 +128,9 @@ int bh_sandbox_measure(const bh_profile *p, unsigned iterations, bh_sandbox_cost
 	bh_sandbox_prog *prog = NULL;
 	bh_sandbox_netns *netns = NULL;
 	double *v;
-	int pipefd[2] = { -1, -1 }, r = 0;
+	int sp[2] = { -1, -1 }, r = 0;
+	cpu_set_t saved_cpus;
+	bool pinned = false;
 	pid_t pid;
 
 	if (!p || !out || iterations == 0 || iterations > 100000)
@@ -164,25 +199,56 @@ int bh_sandbox_measure(const bh_profile *p, unsigned iterations, bh_sandbox_cost
 	if (r < 0)
 		goto out;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = -errno;
 		goto out;
 	}
+	/*
+	 * Both sides of every ping-pong on one CPU (children inherit the mask):
+	 * otherwise the figure measures where the scheduler put them, not the
+	 * filter. The broker's own mask is restored at the end.
+	 */
+	if (sched_getaffinity(0, sizeof saved_cpus, &saved_cpus) == 0) {
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu >= 0 ? cpu : 0, &one);
+		pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+	}
+	/* Baseline round trip: the same echo in a plain child. */
+	pid = fork();
+	if (pid == 0)
+		_exit(echo(sp[1]) < 0 ? 1 : 0);
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	c.roundtrip_us = pingpong(sp[0]);
+	r = wait_ok(pid);
+	if (r < 0 || c.roundtrip_us < 0) {
+		r = r < 0 ? r : -EIO;
+		goto out;
+	}
 	for (unsigned i = 0; i < iterations && r == 0; i++) {
-		struct enter_arg a = { .prog = prog, .fd = pipefd[1], .syscalls = i == 0 };
+		struct enter_arg a = { .prog = prog, .fd = sp[1], .syscalls = i == 0 };
 		double res[2];
 
 		r = bh_sandbox_spawn(p, NULL, child_enter, &a, &pid, NULL, NULL);
 		if (r < 0)
 			break;
-		r = bh__read_full(pipefd[0], res, sizeof res);
+		r = bh__read_full(sp[0], res, sizeof res);
+		if (r == 0 && i == 0) {
+			c.syscall_filtered_ns = res[1];
+			c.roundtrip_filtered_us = pingpong(sp[0]);
+			if (c.roundtrip_filtered_us < 0)
+				r = -EIO;
+		}
 		if (r == 0)
 			r = wait_ok(pid);
 		else
 			(void)wait_ok(pid);
 		v[i] = res[0];
-		if (i == 0)
-			c.syscall_filtered_ns = res[1];
 	}
 	if (r < 0)
 		goto out;
@@ -190,8 +256,10 @@ int bh_sandbox_measure(const bh_profile *p, unsigned iterations, bh_sandbox_cost
 	c.syscall_ns = syscall_cost_ns();
 	*out = c;
 out:
-	bh__close(pipefd[0]);
-	bh__close(pipefd[1]);
+	if (pinned)
+		(void)sched_setaffinity(0, sizeof saved_cpus, &saved_cpus);
+	bh__close(sp[0]);
+	bh__close(sp[1]);
 	bh_sandbox_netns_destroy(netns);
 	bh_sandbox_prog_destroy(prog);
 	free(v);

@@ -176,8 +176,8 @@ static const bh_syscall_rule renderer_rules[] = {
 	ALLOW("clock_getres", "clock resolution"),
 	ALLOW("gettimeofday", "clocks (when the vDSO cannot answer)"),
 	ALLOW("time", "clocks (when the vDSO cannot answer)"),
-	ALLOW("nanosleep", "sleep"),
-	ALLOW("clock_nanosleep", "sleep"),
+	ALLOW("nanosleep", "sleep (back-off, frame pacing)"),
+	ALLOW("clock_nanosleep", "sleep (back-off, frame pacing)"),
 	ALLOW("getrandom", "random numbers (there is no /dev/urandom to open)"),
 	ALLOW_IF("arch_prctl", 0, BH_CMP_EQ, ARCH_SET_FS,
 		 "thread-local storage base (static programs set it at start-up)"),
@@ -540,6 +540,26 @@ int bh_profile_derive(const bh_profile *base, const char *name, bh_profile **out
 	return 0;
 }
 
+/*
+ * libseccomp lets an unconditional rule replace every conditional rule of
+ * the same call. Refuse the combinations where that would silently drop a
+ * rule: an unconditional errno over what the profile allows (derivation
+ * adds, it does not take away), or a conditional rule under an
+ * unconditional one of another action.
+ */
+static int check_conflict(const bh_profile *p, const bh_syscall_rule *r)
+{
+	for (size_t i = 0; i < bh_profile_rule_count(p); i++) {
+		const bh_syscall_rule *e = bh_profile_rule_at(p, i);
+
+		if (strcmp(e->syscall, r->syscall) != 0 || e->action == r->action)
+			continue;
+		if ((r->nargs == 0 && r->action == BH_RULE_ERRNO) || (e->nargs == 0 && r->nargs > 0))
+			return -EEXIST;
+	}
+	return 0;
+}
+
 int bh_profile_add_rule(bh_profile *p, const bh_syscall_rule *rule)
 {
 	int r;
@@ -549,6 +569,8 @@ int bh_profile_add_rule(bh_profile *p, const bh_syscall_rule *rule)
 	if (is_builtin(p))
 		return -EPERM;
 	r = check_rule(rule);
+	if (r == 0)
+		r = check_conflict(p, rule);
 	if (r < 0)
 		return r;
 	return push_rule(p, rule);

@@ -54,13 +54,20 @@ int bh__sandbox_prog_load(const bh_sandbox_prog *prog, unsigned flags);
 struct bh_sandbox_child {
 	const bh_profile *profile;
 	bh_sandbox_ns_ids parent_ns;       /* the broker's namespaces */
-	unsigned ns_flags;                 /* CLONE_NEW* the child was created with */
 	char ns_why[BH_LAYER_COUNT][64];   /* why an optional namespace was left out */
 	uid_t uid;
 	gid_t gid;
-	bool userns_setgroups;             /* setgroups() is allowed in the user namespace */
 	bool shared_netns;
 };
+
+/*
+ * Credential changes for the calling thread only, with the raw system
+ * calls: the child of bh_sandbox_spawn() is single-threaded but inherits
+ * glibc's view of the broker's threads, and glibc's setresuid() would try
+ * to broadcast to them (and take locks another broker thread may hold).
+ * Return 0 or -errno.
+ */
+int bh__set_ids(uid_t uid, gid_t gid, bool drop_groups);
 
 /*
  * bh_sandbox_enter() whose fs layer binds `binds` (NULL-terminated host

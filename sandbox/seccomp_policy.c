@@ -166,6 +166,10 @@ int bh__sandbox_compile_ex(const bh_profile *p, pid_t self_pid, unsigned flags, 
 
 		if ((flags & BH__COMPILE_LOADER) && in_loader_set(rule->syscall))
 			continue;
+		/* bulkhead-run: every exec goes to the listener, whatever the profile says. */
+		if ((flags & BH__COMPILE_NOTIFY_EXEC) &&
+		    (strcmp(rule->syscall, "execve") == 0 || strcmp(rule->syscall, "execveat") == 0))
+			continue;
 		r = add_rule(ctx, rule, self_pid, 0);
 		if (r == -EEXIST || r == -EINVAL)
 			r = -EINVAL; /* conflicting or malformed rule */

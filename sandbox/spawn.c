@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,6 +223,8 @@ int bh_sandbox_spawn(const bh_profile *p, const bh_spawn_opts *o, bh_sandbox_chi
 	 * (the one most often disabled); then the required namespaces only.
 	 */
 	{
+		unsigned long extra = (o->flags & BH_SPAWN_CLONE_PARENT) ? CLONE_PARENT : 0;
+
 		unsigned long attempts[3] = { want, want, need };
 		unsigned long userns_opt = (want & ~need) & (unsigned long)CLONE_NEWUSER;
 
@@ -231,8 +232,8 @@ int bh_sandbox_spawn(const bh_profile *p, const bh_spawn_opts *o, bh_sandbox_chi
 		for (int a = 0; a < 3; a++) {
 			int *pfd = pidfd_out ? &pidfd : NULL;
 
-			flags = attempts[a];
-			if (a > 0 && flags == attempts[a - 1])
+			flags = attempts[a] | extra;
+			if (a > 0 && attempts[a] == attempts[a - 1])
 				continue;
 			if (c.shared_netns) {
 				pid = clone_in_netns(flags, pfd, o->netns, &err);
@@ -265,7 +266,6 @@ int bh_sandbox_spawn(const bh_profile *p, const bh_spawn_opts *o, bh_sandbox_chi
 		char b;
 		ssize_t n;
 
-		c.ns_flags = (unsigned)flags;
 		close(sync[1]);
 		if (!(o->flags & BH_SPAWN_NO_PDEATHSIG))
 			(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -284,11 +284,9 @@ int bh_sandbox_spawn(const bh_profile *p, const bh_spawn_opts *o, bh_sandbox_chi
 			 * namespace keeps its capabilities (inside it only) for the
 			 * mounts to come.
 			 */
-			c.userns_setgroups = root;
 			if (!root && bh__write_self_id_maps(c.uid, c.gid) < 0)
 				_exit(BH_SANDBOX_EXIT_SETUP);
-			if ((root && setgroups(0, NULL) < 0) || setresgid(c.gid, c.gid, c.gid) < 0 ||
-			    setresuid(c.uid, c.uid, c.uid) < 0)
+			if (bh__set_ids(c.uid, c.gid, root) < 0)
 				_exit(BH_SANDBOX_EXIT_SETUP);
 		}
 		_exit(fn(&c, arg) & 0xff);

@@ -378,9 +378,9 @@ static void out_safe(struct bh__out *o, const char *s)
 static void out_limit(struct bh__out *o, const char *name, uint64_t v)
 {
 	if (v == UINT64_MAX)
-		bh__out_printf(o, "  %s unlimited", name);
+		bh__out_printf(o, " %s unlimited", name);
 	else
-		bh__out_printf(o, "  %s %" PRIu64, name, v);
+		bh__out_printf(o, " %s %" PRIu64, name, v);
 }
 
 int bh_sandbox_status_format_table(const bh_sandbox_status *st, const bh_sandbox_ns_ids *broker,

@@ -489,6 +489,14 @@ static size_t b_fd_count(uint8_t *buf, unsigned *nfds)
 	return frame(buf, BH_MSG_SURFACE_ATTACH, 0, 0, &sa.base, 1);
 }
 
+static size_t b_missing_fds(uint8_t *buf, unsigned *nfds)
+{
+	Bh__SurfaceAttach sa = BH__SURFACE_ATTACH__INIT;
+
+	*nfds = 0; /* SurfaceAttach always carries its region */
+	return frame(buf, BH_MSG_SURFACE_ATTACH, 0, 0, &sa.base, 0);
+}
+
 static size_t b_type(uint8_t *buf, unsigned *nfds)
 {
 	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
@@ -544,6 +552,7 @@ static const struct bad_case bad_cases[] = {
 	{ "more-than-max-fds", BH_BAD_TOO_MANY_FDS, b_over_max_fds },
 	{ "unexpected-fds", BH_BAD_UNEXPECTED_FDS, b_unexpected_fds },
 	{ "fd-count", BH_BAD_FD_COUNT, b_fd_count },
+	{ "missing-fds", BH_BAD_MISSING_FDS, b_missing_fds },
 	{ "unknown-type", BH_BAD_TYPE, b_type },
 	{ "decode", BH_BAD_DECODE, b_decode },
 	{ "reply-to-nothing", BH_BAD_REPLY, b_reply },

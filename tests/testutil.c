@@ -122,12 +122,20 @@ bool bh_test_have_children(void)
 	memset(&si, 0, sizeof si);
 	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
 		return errno != ECHILD;
+	if (si.si_pid)
+		fprintf(stderr, "child %d (%s) still there\n", (int)si.si_pid, si.si_code == CLD_EXITED ? "exited" : "ended");
+	else
+		fprintf(stderr, "some child is still running\n");
 	return true;
 }
 
 int bh_test_run_as_root_and_user(const char *name, const struct CMUnitTest *tests, size_t n)
 {
-	int failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+	int failed;
+
+	if (getenv("BH_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("BH_TEST_FILTER"));
+	failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 	pid_t pid;
 	int status = 0;
 	char uname[128];
@@ -151,4 +159,23 @@ int bh_test_run_as_root_and_user(const char *name, const struct CMUnitTest *test
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
+int bh_test_read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
 }

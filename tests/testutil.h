@@ -27,6 +27,9 @@ int bh_test_wait(pid_t pid, int timeout_ms, int *status);
 /* Asserts the child exited with code 0 within timeout_ms. */
 void bh_test_wait_ok(pid_t pid, int timeout_ms);
 
+/* Reads exactly len bytes (retrying EINTR and short reads). 0, -EPIPE at EOF, or -errno. */
+int bh_test_read_full(int fd, void *buf, size_t len);
+
 /* Kills the whole test program with a message if it runs longer than `secs`. */
 void bh_test_deadline(unsigned secs);
 

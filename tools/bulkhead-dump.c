@@ -33,6 +33,8 @@
 /* The channel harnesses' fd prefix (fuzz/fuzz.h); kept in step by hand. */
 #define ENV_MAX_FDS 12u
 #define ENV_CTL_CALL 0x10u
+#define ENV_CTL_FLOOD 0x20u
+#define ENV_FLOOD_FDS 70u
 static const char *const env_kind_names[4] = { "memfd", "pipe", "socket", "/dev/null" };
 
 struct opts {
@@ -68,8 +70,15 @@ static void print_escaped(const uint8_t *p, size_t n)
 		printf("... (%zu bytes)", n);
 }
 
+/* At most this much is shown: a recording or a fuzzer input can be megabytes of filler. */
+#define HEXDUMP_MAX 4096u
+
 static void hexdump(const uint8_t *p, size_t n, int indent)
 {
+	size_t all = n;
+
+	if (n > HEXDUMP_MAX)
+		n = HEXDUMP_MAX;
 	for (size_t off = 0; off < n; off += 16) {
 		printf("%*s%06zx ", indent, "", off);
 		for (size_t i = off; i < off + 16; i++) {
@@ -83,6 +92,8 @@ static void hexdump(const uint8_t *p, size_t n, int indent)
 			putchar(p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '.');
 		printf("|\n");
 	}
+	if (all > n)
+		printf("%*s... %zu more bytes\n", indent, "", all - n);
 }
 
 static bool read_varint(const uint8_t *p, size_t n, size_t *off, uint64_t *v)
@@ -494,9 +505,11 @@ static int dump_input(const bh_registry *reg, const char *path, const uint8_t *p
 	printf("%s: channel-harness input, %zu bytes: %u fds", path, n, nfds);
 	for (unsigned i = 0; i < nfds; i++)
 		printf("%s%s", i ? ", " : " (", env_kind_names[p[1 + i] & 3]);
-	printf("%s%s\n", nfds ? ")" : "", (ctl & ENV_CTL_CALL) ? ", call 1 outstanding" : "");
+	printf("%s%s%s\n", nfds ? ")" : "", (ctl & ENV_CTL_FLOOD) ? ", plus 70 /dev/null fds" : "",
+	       (ctl & ENV_CTL_CALL) ? ", call 1 outstanding" : "");
 	if (n)
-		print_frame(reg, p + 1 + nfds, n - 1 - nfds, nfds, o);
+		print_frame(reg, p + 1 + nfds, n - 1 - nfds,
+			    nfds + ((ctl & ENV_CTL_FLOOD) ? ENV_FLOOD_FDS : 0), o);
 	return 0;
 }
 

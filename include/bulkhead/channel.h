@@ -122,7 +122,7 @@ BH_EXPORT void bh_channel_destroy(bh_channel *ch);
 /*
  * Queues one message. `body` must be a message of the type registered for
  * `type`; `fds` (nfds <= the type's max_fds) stay owned by the caller (they
- * are duplicated into the queue). Returns 0; -ENOBUFS if the queue is full
+ * are duplicated into the queue; min_fds <= nfds <= max_fds). Returns 0; -ENOBUFS if the queue is full
  * (on_drain follows); -EMSGSIZE if the frame would exceed BH_MAX_MESSAGE;
  * -EINVAL for an unregistered type or a body of another type; -EPIPE if the
  * channel is closed; -EMFILE if an fd cannot be duplicated.
@@ -144,6 +144,13 @@ BH_EXPORT int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMess
 BH_EXPORT int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type,
 			       const ProtobufCMessage *body, const int *fds, unsigned nfds);
 
+/*
+ * Answers a request by its id, for replies sent after the request's
+ * callback returned (keep bh_msg_request_id() of it). -EINVAL if id is 0.
+ */
+BH_EXPORT int bh_channel_reply_id(bh_channel *ch, uint32_t request_id, uint32_t type,
+				  const ProtobufCMessage *body, const int *fds, unsigned nfds);
+
 /* Answers `req` with a BH_MSG_ERROR carrying `code` (a positive errno) and `text`. */
 BH_EXPORT int bh_channel_reply_error(bh_channel *ch, const bh_msg *req, int code, const char *text);
 
@@ -159,6 +166,13 @@ BH_EXPORT int bh_channel_flush(bh_channel *ch);
  * fds closed, and on_bad_message is called with BH_BAD_APP and `detail`.
  */
 BH_EXPORT void bh_channel_bad_message(bh_channel *ch, const char *detail);
+
+/*
+ * Stops (paused = 1) or resumes (0) delivering messages. While paused the
+ * channel reads nothing more, so the peer meets back-pressure; messages
+ * already received are kept and delivered, in order, after resuming.
+ */
+BH_EXPORT void bh_channel_pause(bh_channel *ch, int paused);
 
 /* Closes the channel without destroying it (no more callbacks but on_close is not called). */
 BH_EXPORT void bh_channel_close(bh_channel *ch);

@@ -73,6 +73,8 @@ enum {
 	BH_MSG_SURFACE_DETACH = 14,/* bh__surface_detach */
 	BH_MSG_FRAME_READY = 15,   /* bh__frame_ready */
 	BH_MSG_FRAME_RELEASE = 16, /* bh__frame_release */
+	BH_MSG_ZYGOTE_SPAWN = 17,  /* bh__zygote_spawn, request, 2 fds (broker <-> zygote only) */
+	BH_MSG_ZYGOTE_SPAWNED = 18,/* bh__zygote_spawned, reply, 1 fd (pidfd) */
 	BH_MSG_APP_BASE = 0x1000,  /* first id applications may register */
 };
 
@@ -104,6 +106,7 @@ typedef enum bh_bad_reason {
 	BH_BAD_TOO_MANY_FDS,   /* more fds than BH_MAX_FDS or than the type allows */
 	BH_BAD_UNEXPECTED_FDS, /* fds attached to a type that takes none */
 	BH_BAD_FD_COUNT,       /* header nfds differs from the fds received */
+	BH_BAD_MISSING_FDS,    /* fewer fds than the type requires */
 	BH_BAD_CMSG,           /* a control message other than SCM_RIGHTS */
 	BH_BAD_TYPE,           /* unknown or unregistered message type */
 	BH_BAD_DECODE,         /* protobuf-c could not unpack the payload */
@@ -125,6 +128,7 @@ typedef struct bh_msg_type_info {
 	uint32_t type;                           /* type id */
 	const ProtobufCMessageDescriptor *desc;  /* payload descriptor (static storage) */
 	unsigned max_fds;                        /* 0 .. BH_MAX_FDS */
+	unsigned min_fds;                        /* 0 .. max_fds: fewer is a bad message */
 } bh_msg_type_info;
 
 /*
@@ -144,6 +148,15 @@ BH_EXPORT void bh_registry_destroy(bh_registry *reg);
  */
 BH_EXPORT int bh_registry_add(bh_registry *reg, uint32_t type,
 			      const ProtobufCMessageDescriptor *desc, unsigned max_fds);
+
+/*
+ * Same as bh_registry_add() with a minimum fd count too (for a type that
+ * always carries an fd, min_fds = max_fds = 1): a frame with fewer fds is
+ * refused before any handler sees it. Returns 0, -EINVAL, -EEXIST or -ENOMEM.
+ */
+BH_EXPORT int bh_registry_add_fds(bh_registry *reg, uint32_t type,
+				  const ProtobufCMessageDescriptor *desc, unsigned min_fds,
+				  unsigned max_fds);
 
 /* Looks up a type; returns NULL if not registered. The result lives as long as `reg`. */
 BH_EXPORT const bh_msg_type_info *bh_registry_lookup(const bh_registry *reg, uint32_t type);

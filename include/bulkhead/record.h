@@ -75,7 +75,9 @@ BH_EXPORT int bh_recorder_create(const char *path, bh_recorder **out);
 
 /*
  * Same on an fd the caller opened for writing; the recorder takes ownership
- * of `fd` in every case (closed on failure too).
+ * of `fd` in every case (closed on failure too). Writing to a pipe or socket
+ * whose reader is gone raises SIGPIPE: a process that records into one
+ * ignores that signal.
  */
 BH_EXPORT int bh_recorder_create_fd(int fd, bh_recorder **out);
 

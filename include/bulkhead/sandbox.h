@@ -27,9 +27,12 @@
  * the broker: the decoders validate every byte.
  *
  * Threading: profiles are immutable once shared; lookups and the decoders
- * are thread-safe. bh_sandbox_spawn() may be called from any thread of the
- * broker. bh_sandbox_enter() must run in a single-threaded child or with
- * every thread created after it.
+ * are thread-safe. bh_sandbox_spawn() is fork()-like without fork()'s
+ * handlers: call it from a single-threaded process (the zygote, or a broker
+ * whose only thread runs its bh_loop), since the child allocates memory and
+ * could find a lock held by a thread that did not come along.
+ * bh_sandbox_enter() must run while the process has one thread; threads
+ * created afterwards inherit everything (TSYNC covers any that exist).
  */
 #ifndef BULKHEAD_SANDBOX_H
 #define BULKHEAD_SANDBOX_H
@@ -166,10 +169,16 @@ BH_EXPORT int bh_profile_derive(const bh_profile *base, const char *name, bh_pro
 BH_EXPORT void bh_profile_destroy(bh_profile *p);
 
 /*
- * Adds a copy of `rule` to a derived profile (strings are copied).
+ * Adds a copy of `rule` to a derived profile (strings are copied). An
+ * unconditional rule covers every use of the call and replaces the
+ * conditional rules the profile has for it (libseccomp semantics), so
+ * derivation can widen a rule but never narrow one: an unconditional
+ * BH_RULE_ERRNO for a call the profile allows, or a conditional rule under
+ * an unconditional rule of another action, is refused with -EEXIST.
  * Returns 0; -EINVAL if the syscall is unknown on this architecture, an
- * argument index or operator is invalid, err is not 1..4095 for
- * BH_RULE_ERRNO, or why is missing; -EPERM for a built-in profile; -ENOMEM.
+ * argument index or operator is invalid, an argument is compared twice,
+ * err is not 1..4095 for BH_RULE_ERRNO, or why is missing; -EEXIST (above);
+ * -EPERM for a built-in profile; -ENOMEM.
  */
 BH_EXPORT int bh_profile_add_rule(bh_profile *p, const bh_syscall_rule *rule);
 
@@ -266,6 +275,12 @@ typedef int (*bh_sandbox_child_fn)(const bh_sandbox_child *child, void *arg);
 
 enum {
 	BH_SPAWN_NO_PDEATHSIG = 1u << 0, /* do not kill the worker when the spawning thread's process dies */
+	/*
+	 * Make the worker a child of the caller's parent (CLONE_PARENT): a
+	 * zygote spawns workers that the broker reaps and signals. The caller
+	 * cannot wait for such a child; on failure it is killed, not reaped.
+	 */
+	BH_SPAWN_CLONE_PARENT = 1u << 1,
 };
 
 typedef struct bh_spawn_opts {
@@ -488,6 +503,8 @@ typedef struct bh_sandbox_costs {
 	double enter_us;          /* bh_sandbox_enter() inside the child, precompiled filter */
 	double syscall_ns;        /* a cheap allowed syscall (getpid) without a filter */
 	double syscall_filtered_ns; /* the same call under the profile's filter */
+	double roundtrip_us;      /* 64-byte ping-pong over a SEQPACKET socketpair, unsandboxed child */
+	double roundtrip_filtered_us; /* the same with the child in the sandbox (filter on its side) */
 	unsigned filter_insns;    /* BPF instructions of the profile's filter */
 } bh_sandbox_costs;
 
