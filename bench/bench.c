@@ -196,6 +196,8 @@ struct suite {
 static const struct suite suites[] = {
 	{ "ipc", "channel round trip, throughput and allocations", bench_ipc },
 	{ "shm", "frame handoff through surfaces vs copying through a socket", bench_shm_run },
+	{ "sandbox", "entering each profile, filter overhead per syscall and round trip", bench_sandbox },
+	{ "spawn", "spawn-to-ready and crash-to-ready of a sandboxed worker", bench_spawn },
 };
 
 static void usage(FILE *out)

@@ -35,5 +35,7 @@ int bench_allocs_counted(void);
 /* Suites. Each returns 0, or -errno if it could not run at all. */
 int bench_ipc(struct bench_ctx *ctx);
 int bench_shm_run(struct bench_ctx *ctx);
+int bench_sandbox(struct bench_ctx *ctx);
+int bench_spawn(struct bench_ctx *ctx);
 
 #endif

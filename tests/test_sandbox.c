@@ -75,7 +75,6 @@ struct job {
 	void *arg;
 	int chan;      /* child's end of the channel */
 	int report;    /* child's end of the report socket */
-	int extra_fd;  /* an fd the child holds but does not keep (-1: none) */
 	bool use_spawn_ctx;
 };
 
@@ -117,7 +116,7 @@ static void run_worker(const bh_profile *p, body_fn body, void *arg, parent_fn p
 		       struct outcome *out)
 {
 	int cs[2], rs[2], r;
-	struct job j = { .body = body, .arg = arg, .extra_fd = -1, .use_spawn_ctx = true };
+	struct job j = { .body = body, .arg = arg, .use_spawn_ctx = true };
 	bh_sandbox_failure why;
 	bh_sandbox_record viol, fail;
 	pid_t pid;
@@ -1057,7 +1056,7 @@ static void in_userns_without_nested(void *arg)
 	const char *name = arg;
 	bh_sandbox_failure why;
 	int cs[2], rs[2], status;
-	struct job j = { .body = body_unreached, .use_spawn_ctx = true, .extra_fd = -1 };
+	struct job j = { .body = body_unreached, .use_spawn_ctx = true };
 	char map[64];
 	int fd;
 	uid_t uid = geteuid();
