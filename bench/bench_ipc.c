@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -443,6 +444,27 @@ static int raw_throughput(long n, double *msgs_per_s)
 
 /* ---- the suite ------------------------------------------------------------ */
 
+/*
+ * Round trips are measured with both processes on one CPU, for every
+ * variant alike: each message is then a plain context switch, and the
+ * figures do not depend on whether the scheduler happened to put the two
+ * processes on the same core or on two (inter-processor wake-ups dominate
+ * and vary from run to run on a shared machine).
+ */
+static int pin_to_one_cpu(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (sched_getaffinity(0, sizeof *saved, saved) < 0)
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu >= 0 ? cpu : 0, &one);
+	if (sched_setaffinity(0, sizeof one, &one) < 0)
+		return -errno;
+	return 0;
+}
+
 int bench_ipc(struct bench_ctx *ctx)
 {
 	int n = ctx->quick ? 2000 : 20000;
@@ -457,6 +479,11 @@ int bench_ipc(struct bench_ctx *ctx)
 		free(raw);
 		return -ENOMEM;
 	}
+	cpu_set_t saved;
+	int pinned = pin_to_one_cpu(&saved) == 0;
+
+	if (!pinned)
+		bench_note(ctx, "  (could not pin to one CPU; round trips will be noisier)");
 	r = channel_roundtrip(n, ours, &allocs);
 	if (r == 0)
 		r = raw_roundtrip(n, raw);
@@ -479,6 +506,10 @@ int bench_ipc(struct bench_ctx *ctx)
 #else
 	bench_note(ctx, "  (ZeroMQ peer skipped: libzmq3-dev was not installed at build time)");
 #endif
+	/* Throughput is measured with the scheduler free to use both CPUs. */
+	if (pinned)
+		(void)sched_setaffinity(0, sizeof saved, &saved);
+	pinned = 0;
 	r = channel_throughput(tn, &thr);
 	if (r == 0)
 		r = raw_throughput(tn, &raw_thr);
@@ -491,6 +522,8 @@ int bench_ipc(struct bench_ctx *ctx)
 	else
 		bench_note(ctx, "  (allocation counting is off in sanitizer builds)");
 out:
+	if (pinned)
+		(void)sched_setaffinity(0, sizeof saved, &saved);
 	free(ours);
 	free(raw);
 	return r;
