@@ -103,14 +103,48 @@ static int clean_main(bh_worker_ctx *ctx, void *arg)
 	return 0;
 }
 
+/* Never looks at its channel again: only SIGTERM (its handler exits) ends it. */
+static int deaf_main(bh_worker_ctx *ctx, void *arg)
+{
+	for (;;)
+		(void)poll(NULL, 0, -1);
+	return 0;
+}
+
+/* Ignores the Shutdown message and blocks SIGTERM: only SIGKILL ends it. */
+static int stubborn_main(bh_worker_ctx *ctx, void *arg)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	for (;;)
+		(void)poll(NULL, 0, -1);
+	return 0;
+}
+
+/* Allocates until its address-space limit says no, as a worker should handle it. */
+static int hog_main(bh_worker_ctx *ctx, void *arg)
+{
+	for (;;) {
+		char *p = malloc(1 << 20);
+
+		if (!p)
+			return BH_WORKER_EXIT_OOM;
+		memset(p, 1, 1 << 20);
+	}
+}
+
 /* ---- specs ------------------------------------------------------------------- */
 
 static const uint32_t pong_types[] = { T_PONG };
 
-enum { S_ECHO, S_SEGV, S_EXIT3, S_LOOP, S_CLEAN, S_SETUP, S_CYCLE, S_COUNT };
+enum { S_ECHO, S_SEGV, S_EXIT3, S_LOOP, S_CLEAN, S_SETUP, S_CYCLE, S_DEAF, S_STUBBORN, S_HOG, S_COUNT };
 
 static bh_worker_spec specs[S_COUNT];
 static bh_profile *tight; /* derived profile that cannot be entered */
+static bh_profile *small; /* derived profile with a small address space */
 
 static void make_specs(void)
 {
@@ -152,6 +186,19 @@ static void make_specs(void)
 	specs[S_CYCLE].restart = BH_RESTART_ALWAYS;
 	specs[S_CYCLE].crash_limit = 100000;
 	specs[S_CYCLE].heartbeat_ms = 0;
+	specs[S_DEAF].name = "deaf";
+	specs[S_DEAF].entry = deaf_main;
+	specs[S_DEAF].heartbeat_ms = 0;
+	specs[S_DEAF].shutdown_grace_ms = 100;
+	specs[S_STUBBORN].name = "stubborn";
+	specs[S_STUBBORN].entry = stubborn_main;
+	specs[S_STUBBORN].heartbeat_ms = 0;
+	specs[S_STUBBORN].shutdown_grace_ms = 100;
+	assert_int_equal(bh_profile_derive(renderer, "small", &small), 0);
+	assert_int_equal(bh_profile_set_rlimit(small, RLIMIT_AS, 256u << 20), 0);
+	specs[S_HOG].name = "hog";
+	specs[S_HOG].entry = hog_main;
+	specs[S_HOG].profile = small;
 	/* Restart at once every time: the test counts cycles, not backoff. */
 	specs[S_CYCLE].backoff_initial_ms = 1;
 	specs[S_CYCLE].backoff_max_ms = 1;
@@ -549,6 +596,69 @@ static void test_thousand_restarts_no_growth(void **state)
 	assert_false(bh_test_have_children());
 }
 
+struct shutdown_seen {
+	int done;
+	int stopped;
+	int killed;
+	int termed;
+};
+
+static void on_shutdown_exit(bh_worker *w, const bh_exit_info *info, int restarting, void *ud)
+{
+}
+
+static void shutdown_done(bh_supervisor *sup, void *ud)
+{
+	((struct shutdown_seen *)ud)->done = 1;
+}
+
+static void test_graceful_shutdown_escalates(void **state)
+{
+	struct broker b;
+	struct shutdown_seen seen = { 0 };
+	bh_worker *w[3];
+	const char *types[3] = { "echo", "deaf", "stubborn" };
+
+	(void)on_shutdown_exit;
+	broker_init(&b);
+	for (int i = 0; i < 3; i++)
+		w[i] = start_ready(&b, types[i]);
+	assert_int_equal(bh_supervisor_shutdown(b.sup, shutdown_done, &seen), 0);
+	assert_int_equal(bh_supervisor_shutdown(b.sup, shutdown_done, &seen), -EALREADY);
+	wait_for(&b, &seen.done, 1, 10000);
+	for (int i = 0; i < 3; i++) {
+		const bh_exit_info *info = bh_worker_last_exit(w[i]);
+
+		assert_non_null(info);
+		assert_int_equal(info->kind, BH_EXIT_STOPPED);
+		assert_int_equal(bh_worker_pid(w[i]), 0);
+	}
+	/* The cooperative one left on the Shutdown message, the deaf one on SIGTERM, */
+	assert_int_equal(bh_worker_last_exit(w[0])->signal, 0);
+	assert_int_equal(bh_worker_last_exit(w[1])->signal, 0);
+	/* and the one that blocked SIGTERM had to be killed. */
+	assert_int_equal(bh_worker_last_exit(w[2])->signal, SIGKILL);
+	assert_int_equal(bh_worker_start(b.sup, "echo", NULL, &w[0]), -ESHUTDOWN);
+	broker_fini(&b);
+}
+
+static void test_out_of_memory_classified(void **state)
+{
+	struct broker b;
+	bh_worker *w;
+
+#if defined(__SANITIZE_ADDRESS__)
+	/* The sanitizer runtime reserves terabytes: no address-space limit under ASan. */
+	skip();
+#endif
+	broker_init(&b);
+	assert_int_equal(bh_worker_start(b.sup, "hog", NULL, &w), 0);
+	wait_for(&b, &b.ev.exits, 1, 20000);
+	assert_int_equal(b.ev.last.kind, BH_EXIT_RESOURCE);
+	assert_int_equal(b.ev.last.status, BH_WORKER_EXIT_OOM);
+	broker_fini(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +668,8 @@ int main(void)
 		cmocka_unit_test(test_setup_failure_reported),
 		cmocka_unit_test(test_crash_loop_limit),
 		cmocka_unit_test(test_restart_keeps_identity),
+		cmocka_unit_test(test_graceful_shutdown_escalates),
+		cmocka_unit_test(test_out_of_memory_classified),
 		cmocka_unit_test(test_zygote_hides_late_secrets),
 		cmocka_unit_test(test_broker_death_kills_workers),
 		cmocka_unit_test(test_thousand_restarts_no_growth),
