@@ -820,9 +820,20 @@ static unsigned collect_fds(struct msghdr *mh, int *fds, int *bad_cmsg, struct u
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			const uint8_t *data = CMSG_DATA(c);
 
-			for (size_t j = 0; j < k && n < CMSG_MAX_FDS; j++) {
-				memcpy(&fds[n], data + j * sizeof(int), sizeof(int));
-				n++;
+			for (size_t j = 0; j < k; j++) {
+				int fd;
+
+				memcpy(&fd, data + j * sizeof(int), sizeof(int));
+				/*
+				 * Without SO_PASSCRED the credentials' share of the
+				 * control buffer takes a few fds more than CMSG_MAX_FDS:
+				 * close those here, nobody else sees them. The frame is
+				 * refused for its fd count all the same.
+				 */
+				if (n < CMSG_MAX_FDS)
+					fds[n++] = fd;
+				else
+					bh__close(fd);
 			}
 		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
 			   c->cmsg_len == CMSG_LEN(sizeof(struct ucred)) && !*have_creds) {
@@ -908,7 +919,12 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 	}
 	msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator, msg.hdr.payload_len,
 					     buf + BH_HEADER_SIZE);
-	if (!msg.body && bh__arena_can_grow(&ch->arena) && bh__arena_reset(&ch->arena) == 0)
+	/*
+	 * A failed attempt only tells the size of the first allocation that did
+	 * not fit (protobuf-c stops there); later ones may not fit either. Each
+	 * retry at least doubles the arena, so this ends within log2(cap) rounds.
+	 */
+	while (!msg.body && bh__arena_can_grow(&ch->arena) && bh__arena_reset(&ch->arena) == 0)
 		msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator,
 						     msg.hdr.payload_len, buf + BH_HEADER_SIZE);
 	if (!msg.body) {

@@ -116,6 +116,7 @@ static const bh_syscall_rule renderer_rules[] = {
 	ALLOW("lseek", "seek on held fds"),
 	ALLOW("close", "close held fds"),
 	ALLOW("fstat", "size and type of a held fd"),
+	ALLOW("fstatfs", "check that a region it was handed lives on tmpfs (a memfd), not on a disk"),
 	ALLOW_IF("newfstatat", 3, BH_CMP_EQ, AT_EMPTY_PATH,
 		 "glibc's fstat() is newfstatat(fd, \"\", AT_EMPTY_PATH); never a path lookup flag set"),
 	ALLOW_IF("fcntl", 1, BH_CMP_EQ, F_GETFD, WHY_FCNTL),

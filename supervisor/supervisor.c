@@ -206,11 +206,18 @@ int bh_supervisor_create(bh_loop *loop, const bh_registry *reg, const bh_worker_
 	if (!loop || !reg || (!specs && n_specs))
 		return -EINVAL;
 	for (size_t i = 0; i < n_specs; i++) {
-		if (!specs[i].name || !specs[i].entry || !specs[i].profile)
+		if (!specs[i].name || !specs[i].entry || !specs[i].profile) {
+			bh__log(loop, BH_LOG_ERROR, "supervisor: worker spec #%zu (%s) needs a name, an entry point and a profile",
+				i, specs[i].name ? specs[i].name : "unnamed");
 			return -EINVAL;
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(specs[i].name, specs[j].name))
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(specs[i].name, specs[j].name)) {
+				bh__log(loop, BH_LOG_ERROR, "supervisor: two worker specs are named '%s'",
+					specs[i].name);
 				return -EINVAL;
+			}
+		}
 	}
 	sup = calloc(1, sizeof *sup);
 	if (!sup)
@@ -663,7 +670,7 @@ static void spawn_failed(bh_worker *w, int err, const char *what)
 	siginfo_t si;
 
 	memset(&si, 0, sizeof si);
-	snprintf(w->setup_failed, sizeof w->setup_failed, "%s: %s", what, strerror(err > 0 ? err : -err));
+	snprintf(w->setup_failed, sizeof w->setup_failed, "%.100s (%s)", what, strerror(err > 0 ? err : -err));
 	si.si_code = CLD_EXITED;
 	si.si_status = BH_SANDBOX_EXIT_SETUP;
 	worker_exited(w, &si);
@@ -747,7 +754,11 @@ static void spawned(bh_channel *ch, int status, bh_msg *reply, void *ud)
 		return; /* the supervisor is going away, or this spawn was abandoned */
 	}
 	if (status < 0) {
-		spawn_failed(w, status, "zygote");
+		/* The zygote's Error names the layer that could not be set up. */
+		const char *why = reply && bh_msg_type(reply) == BH_MSG_ERROR ?
+					  ((const Bh__Error *)bh_msg_body(reply))->text : NULL;
+
+		spawn_failed(w, status, why && why[0] ? why : "zygote");
 		return;
 	}
 	sp = (const Bh__ZygoteSpawned *)bh_msg_body(reply);
@@ -835,6 +846,16 @@ static void classify(bh_worker *w, const siginfo_t *si, bh_exit_info *info)
 			info->status = si->si_status;
 		return;
 	}
+	/*
+	 * The report fd is written by the worker, so a record alone proves
+	 * nothing: only a death by SIGSYS, which the filter forces, makes it a
+	 * sandbox kill. (A worker dying by SIGSYS cannot have forged one either:
+	 * its own handler is gone once the filter has fired.)
+	 */
+	if (info->syscall_nr >= 0 && !(si->si_code != CLD_EXITED && info->signal == SIGSYS)) {
+		info->syscall_nr = -1;
+		info->syscall[0] = '\0';
+	}
 	if (info->syscall_nr >= 0) {
 		info->kind = BH_EXIT_SANDBOX;
 		snprintf(info->detail, sizeof info->detail, "killed by the sandbox for calling %s (%d)",
@@ -847,7 +868,7 @@ static void classify(bh_worker *w, const siginfo_t *si, bh_exit_info *info)
 			snprintf(info->detail, sizeof info->detail, "exited normally");
 		} else if (info->status == BH_SANDBOX_EXIT_SETUP) {
 			info->kind = BH_EXIT_SETUP_FAILED;
-			snprintf(info->detail, sizeof info->detail, "setup failed: %.140s",
+			snprintf(info->detail, sizeof info->detail, "%.150s",
 				 w->setup_failed[0] ? w->setup_failed : "no reason given");
 		} else if (info->status == BH_WORKER_EXIT_OOM) {
 			info->kind = BH_EXIT_RESOURCE;
@@ -1008,7 +1029,8 @@ static void worker_exited(bh_worker *w, const siginfo_t *si)
 
 /* ---- starting and stopping ------------------------------------------------------- */
 
-int bh_worker_start(bh_supervisor *sup, const char *type, void *userdata, bh_worker **out)
+/* A new worker record of spec `type` in state IDLE, linked into the supervisor's list. */
+static int worker_new(bh_supervisor *sup, const char *type, void *userdata, bh_worker **out)
 {
 	bh_worker *w;
 	size_t i;
@@ -1042,8 +1064,21 @@ int bh_worker_start(bh_supervisor *sup, const char *type, void *userdata, bh_wor
 	}
 	w->next = sup->workers;
 	sup->workers = w;
-	worker_spawn(w);
 	*out = w;
+	return 0;
+}
+
+int bh_worker_start(bh_supervisor *sup, const char *type, void *userdata, bh_worker **out)
+{
+	bh_worker *w;
+	int r;
+
+	r = worker_new(sup, type, userdata, &w);
+	if (r < 0)
+		return r;
+	worker_spawn(w);
+	if (out)
+		*out = w;
 	return 0;
 }
 
@@ -1138,5 +1173,69 @@ int bh_supervisor_shutdown(bh_supervisor *sup, void (*done)(bh_supervisor *, voi
 	for (bh_worker *w = sup->workers; w; w = w->next)
 		(void)bh_worker_stop(w);
 	check_shutdown_done(sup);
+	return 0;
+}
+
+/* ---- workers without a process (fuzz harnesses only) ------------------------------ */
+
+/*
+ * Why a fake worker cannot hurt anything: it has no pidfd and no pid watch,
+ * and every path that signals or reaps a worker goes through its pidfd
+ * (worker_kill, bh_worker_kill, the stop timer) or needs pid > 0 and a
+ * pidfd (bh_supervisor_destroy, spawned() is never called for it). Its
+ * `pid` is only what the Hello check compares the kernel's sender pid with.
+ */
+int bh__supervisor_attach_fake(bh_supervisor *sup, const char *type, uint32_t id, int fd,
+			       const uint8_t *token, pid_t hello_pid, bh_worker **out)
+{
+	bh_worker *w;
+	int r;
+
+	r = worker_new(sup, type, NULL, &w);
+	if (r < 0) {
+		bh__close(fd);
+		return r;
+	}
+	if (id)
+		w->id = id;
+	w->spawn_gen = ++sup->gen;
+	w->started_ns = bh_now_ns();
+	r = bh_channel_create(sup->loop, sup->reg, fd, &worker_ops, w, NULL, &w->ch);
+	if (r < 0) {
+		(void)bh_worker_forget(w);
+		return r;
+	}
+	if (token) {
+		memcpy(w->token, token, BH_TOKEN_SIZE);
+		w->pid = hello_pid;
+		w->state = W_STARTING;
+	} else {
+		/* As welcome() leaves a worker whose Hello was accepted. */
+		(void)bh_channel_set_passcred(w->ch, 0);
+		w->last_beat_ns = w->started_ns;
+		w->state = W_READY;
+	}
+	*out = w;
+	return 0;
+}
+
+int bh__supervisor_end_fake(bh_worker *w)
+{
+	siginfo_t si;
+
+	if (w->pidfd >= 0 || w->pid_watch)
+		return -EINVAL;
+	if (w->state != W_STARTING && w->state != W_READY)
+		return -ESRCH;
+	memset(&si, 0, sizeof si);
+	if (w->kill_kind) {
+		si.si_code = CLD_KILLED;
+		si.si_status = SIGKILL;
+	} else {
+		si.si_code = CLD_EXITED;
+	}
+	/* There is no process to start again: end it as a worker being stopped. */
+	w->stopping = 1;
+	worker_exited(w, &si);
 	return 0;
 }

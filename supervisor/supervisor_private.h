@@ -29,4 +29,29 @@ __attribute__((noreturn)) void bh__worker_run(const bh_sandbox_child *child,
 __attribute__((noreturn)) void bh__zygote_main(int fd, const bh_worker_spec *specs, size_t n_specs,
 					       const bh_registry *reg, pid_t broker);
 
+/*
+ * For fuzz harnesses only: a worker record of spec `type` with no process
+ * behind it, its channel on `fd` (taken in every case, closed on failure),
+ * so that frames written into the other end of the socket reach the real
+ * dispatch (worker_message) on real supervisor state. It has no pidfd: a
+ * kill closes the channel and signals nothing. `id` is its worker id (0:
+ * the next one, as bh_worker_start() gives; a harness fixes it so that
+ * inputs replay the same way).
+ * token == NULL: the worker starts READY (pid 0), as after an accepted
+ * Hello. Otherwise it starts STARTING and accepts a Hello with `token` sent
+ * by `hello_pid` (the kernel's sender pid, normally the caller's own).
+ * Returns 0 and the worker in *out (owned by the supervisor), or -errno.
+ */
+int bh__supervisor_attach_fake(bh_supervisor *sup, const char *type, uint32_t id, int fd,
+			       const uint8_t *token, pid_t hello_pid, bh_worker **out);
+
+/*
+ * Ends a worker made by bh__supervisor_attach_fake() as if its process had
+ * exited (SIGKILL if the broker killed it, else status 0): classified,
+ * detached, quota charges forgotten, on_exit called, never restarted.
+ * bh_worker_forget() can free it afterwards. -EINVAL for a real worker,
+ * -ESRCH if it already ended.
+ */
+int bh__supervisor_end_fake(bh_worker *w);
+
 #endif

@@ -303,7 +303,11 @@ static void test_errors_are_one_line(void **state)
 	expect(&r, 125, NULL, "--allow bogus_call: unknown system call");
 	expect_one_line(&r);
 	RUN(&r, "--profile");
-	expect(&r, 125, NULL, "bad option");
+	expect(&r, 125, NULL, "option '--profile' needs a value");
+	expect_one_line(&r);
+	RUN(&r, "--no-such-option", "true");
+	expect(&r, 125, NULL, "unknown option '--no-such-option'");
+	expect_one_line(&r);
 	RUN(&r, "--profile", "renderer");
 	expect(&r, 125, NULL, "no program given");
 	expect_one_line(&r);

@@ -161,17 +161,28 @@ static int open_target(const char *name, struct target *t)
 	return 0;
 }
 
-/* The loader library: beside this binary (build tree), else where it is installed. */
+/*
+ * The loader library: beside this binary (build tree), then in the lib
+ * directories next to its bin directory (an install under any --prefix),
+ * then where the configured install put it.
+ */
 static int find_preload(char *out, size_t size)
 {
+	static const char *const rel[] = { "", "/../lib/bulkhead", "/../lib64/bulkhead",
+					   "/../lib/x86_64-linux-gnu/bulkhead" };
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 
 	if (n > 0) {
+		const char *dir;
+
 		self[n] = '\0';
-		snprintf(out, size, "%s/%s", dirname(self), PRELOAD_NAME);
-		if (access(out, R_OK) == 0)
-			return 0;
+		dir = dirname(self);
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+			snprintf(out, size, "%s%s/%s", dir, rel[i], PRELOAD_NAME);
+			if (access(out, R_OK) == 0)
+				return 0;
+		}
 	}
 	snprintf(out, size, "%s", BH_PRELOAD_INSTALL_PATH);
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
@@ -498,7 +509,8 @@ int main(int argc, char **argv)
 
 	if (argc > 0 && argv[0] && strrchr(argv[0], '/'))
 		prog_name = strrchr(argv[0], '/') + 1;
-	while ((c = getopt_long(argc, argv, "+p:a:Ph", longopts, NULL)) != -1) {
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "+:p:a:Ph", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			profile_name = optarg;
@@ -514,8 +526,12 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return die(EXIT_SETUP, "option '%s' needs a value (see %s --help)",
+				   argv[optind - 1], prog_name);
 		default:
-			return die(EXIT_SETUP, "bad option (see %s --help)", prog_name);
+			return die(EXIT_SETUP, "unknown option '%s' (see %s --help)", argv[optind - 1],
+				   prog_name);
 		}
 	}
 	if (bh_profile_lookup(profile_name, &base) < 0) {

@@ -62,7 +62,6 @@ struct app {
 	int exit_code;
 };
 
-
 /* ---- the custom sandbox profile ---------------------------------------------- */
 
 /*
@@ -215,26 +214,27 @@ static void dispatch(struct app *app, bh_worker *w)
 
 	if (app->stopping || !bh_worker_is_ready(w) || bh_worker_userdata(w))
 		return;
-	while ((job = next_pending(app)) && !job->region) {
-		r = load(job);
-		if (r == 0)
-			break;
-		job_fail(app, job, -r, NULL);
-	}
-	if (!job) {
-		maybe_finish(app);
-		return;
-	}
-	msg.job_id = (uint32_t)(job - app->jobs);
-	msg.region_size = bh_shm_region_size(job->region);
-	msg.length = job->length;
-	msg.misbehave = app->misbehave;
-	/* The fd stays the region's: the channel sends a duplicate. */
-	fd = bh_shm_region_fd(job->region);
-	r = bh_worker_send(w, CHECKSUM_MSG_JOB, &msg.base, &fd, 1);
-	if (r < 0) {
-		/* Only a worker on its way out refuses; its restart dispatches again. */
-		return;
+	for (;;) {
+		job = next_pending(app);
+		if (!job) {
+			maybe_finish(app);
+			return;
+		}
+		r = job->region ? 0 : load(job);
+		if (r == 0) {
+			msg.job_id = (uint32_t)(job - app->jobs);
+			msg.region_size = bh_shm_region_size(job->region);
+			msg.length = job->length;
+			msg.misbehave = app->misbehave;
+			/* The fd stays the region's: the channel sends a duplicate. */
+			fd = bh_shm_region_fd(job->region);
+			r = bh_worker_send(w, CHECKSUM_MSG_JOB, &msg.base, &fd, 1);
+			if (r == -EPIPE || r == -ENOTCONN)
+				return; /* the worker is going away; its restart dispatches again */
+			if (r == 0)
+				break;
+		}
+		job_fail(app, job, -r, NULL); /* unreadable file, or no fd left to send it */
 	}
 	app->misbehave = false;
 	job->state = JOB_RUNNING;
@@ -335,15 +335,15 @@ static void on_signal(bh_sigwatch *s, const void *siginfo, void *userdata)
 		bh_loop_quit(app->loop, 0);
 }
 
-static void usage(FILE *f)
+static void usage(void)
 {
-	fprintf(f, "usage: checksum [-j WORKERS] [-v] [--misbehave] [--print-profile] FILE...\n"
-		   "Prints the SHA-256 of each FILE, computed in sandboxed worker processes.\n"
-		   "  -j, --jobs N       hasher workers to run (1..%d, default 2)\n"
-		   "  -v, --verbose      also log the framework's info (-vv: debug) messages\n"
-		   "      --misbehave    the first worker tries to open a socket (and is killed)\n"
-		   "      --print-profile  print the workers' sandbox policy and exit\n",
-		MAX_WORKERS);
+	printf("usage: checksum [-j WORKERS] [-v] [--misbehave] [--print-profile] FILE...\n"
+	       "Prints the SHA-256 of each FILE, computed in sandboxed worker processes.\n"
+	       "  -j, --jobs N         hasher workers to run (1..%d, default 2)\n"
+	       "  -v, --verbose        also log the framework's info (-vv: debug) messages\n"
+	       "      --misbehave      the first worker tries to open a socket (and is killed)\n"
+	       "      --print-profile  print the workers' sandbox policy and exit\n",
+	       MAX_WORKERS);
 }
 
 int checksum_register(bh_registry *reg)
@@ -394,15 +394,16 @@ int main(int argc, char **argv)
 			print_profile = true;
 			break;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 0;
-		default:
-			usage(stderr);
+		default: /* getopt_long() said what was wrong */
+			fprintf(stderr, "Try 'checksum --help'.\n");
 			return 2;
 		}
 	}
-	if (make_profile(&profile) < 0) {
-		fprintf(stderr, "checksum: cannot build the sandbox profile\n");
+	r = make_profile(&profile);
+	if (r < 0) {
+		fprintf(stderr, "checksum: cannot build the sandbox profile: %s\n", strerror(-r));
 		return 1;
 	}
 	if (print_profile) {
@@ -411,7 +412,7 @@ int main(int argc, char **argv)
 		return r < 0 ? 1 : 0;
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		fprintf(stderr, "checksum: no FILE given; try 'checksum --help'.\n");
 		bh_profile_destroy(profile);
 		return 2;
 	}

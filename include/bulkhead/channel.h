@@ -36,11 +36,15 @@ typedef struct bh_msg bh_msg;
  * body lives in the channel's arena and is reused for the next message.
  * Fds attached to it are closed when the callback returns unless taken.
  */
+/* The header's message type id (registered in the channel's registry). */
 BH_EXPORT uint32_t bh_msg_type(const bh_msg *m);
+/* The header's flags: BH_FLAG_REQUEST and/or BH_FLAG_REPLY. */
 BH_EXPORT uint32_t bh_msg_flags(const bh_msg *m);
+/* The header's request id: non-zero for a request or a reply, else 0. */
 BH_EXPORT uint32_t bh_msg_request_id(const bh_msg *m);
 /* The decoded payload; cast it to the type registered for bh_msg_type(). */
 BH_EXPORT const ProtobufCMessage *bh_msg_body(const bh_msg *m);
+/* Number of fds that came with the message (taken ones included). */
 BH_EXPORT unsigned bh_msg_nfds(const bh_msg *m);
 /*
  * The sender's pid/uid/gid as the kernel saw them when the message was sent

@@ -11,6 +11,9 @@
  * resolves beneath the rule's directory without following any symlink
  * (openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
  * | RESOLVE_NO_XDEV) to a regular file.
+ *
+ * Threading: bh_file_broker_open() only reads the broker and may be called
+ * from any thread; create and destroy belong to the owner.
  */
 #ifndef BULKHEAD_FILEBROKER_H
 #define BULKHEAD_FILEBROKER_H

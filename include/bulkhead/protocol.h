@@ -2,6 +2,10 @@
  * bulkhead wire protocol: frame header, limits, framework message types and
  * the registry that maps message type ids to protobuf-c descriptors.
  * docs/PROTOCOL.md is the normative description.
+ *
+ * Threading: the header codec and bh_bad_reason_name() are pure and
+ * thread-safe. A registry is filled by one thread, then only read: lookups
+ * may then come from any thread (channels on several loops may share it).
  */
 #ifndef BULKHEAD_PROTOCOL_H
 #define BULKHEAD_PROTOCOL_H

@@ -235,6 +235,7 @@ typedef struct bh_sandbox_prog bh_sandbox_prog;
  * *out (caller owns it), -EINVAL for a rule libseccomp refuses, -ENOMEM.
  */
 BH_EXPORT int bh_sandbox_compile(const bh_profile *p, pid_t self_pid, bh_sandbox_prog **out);
+/* Frees a compiled program. NULL is a no-op. */
 BH_EXPORT void bh_sandbox_prog_destroy(bh_sandbox_prog *prog);
 /* Number of BPF instructions. */
 BH_EXPORT size_t bh_sandbox_prog_length(const bh_sandbox_prog *prog);
@@ -261,10 +262,12 @@ typedef struct bh_sandbox_netns bh_sandbox_netns;
  * spawning then creates a namespace per worker. The object holds one fd.
  */
 BH_EXPORT int bh_sandbox_netns_create(bh_sandbox_netns **out);
+/* Closes the namespace fd and frees. Workers already in it keep it alive. NULL is a no-op. */
 BH_EXPORT void bh_sandbox_netns_destroy(bh_sandbox_netns *ns);
 
 /* Context given to the child function; valid in the child only. */
 typedef struct bh_sandbox_child bh_sandbox_child;
+/* The profile the child was spawned for (to pass to bh_sandbox_enter()); NULL for NULL. */
 BH_EXPORT const bh_profile *bh_sandbox_child_profile(const bh_sandbox_child *child);
 
 /*
@@ -416,6 +419,7 @@ BH_EXPORT int bh_sandbox_status_read(const bh_sandbox_report *rep, bh_sandbox_st
  * with bh_sandbox_status_pb_free(). Returns 0 or -ENOMEM.
  */
 BH_EXPORT int bh_sandbox_status_to_pb(const bh_sandbox_status *st, struct Bh__SandboxStatus **out);
+/* Frees a message built by bh_sandbox_status_to_pb() (not one unpacked by protobuf-c). NULL is a no-op. */
 BH_EXPORT void bh_sandbox_status_pb_free(struct Bh__SandboxStatus *m);
 
 /*

@@ -280,6 +280,7 @@ BH_EXPORT int bh_surface_handle_attach(bh_msg *msg, bh_surface **out);
  */
 BH_EXPORT void bh_surface_destroy(bh_surface *s);
 
+/* The surface id given at creation or import. */
 BH_EXPORT uint32_t bh_surface_id(const bh_surface *s);
 /* The geometry, valid as long as the surface. */
 BH_EXPORT const bh_surface_geometry *bh_surface_get_geometry(const bh_surface *s);

@@ -166,8 +166,9 @@ BH_EXPORT pid_t bh_supervisor_zygote_pid(const bh_supervisor *sup);
  * Starts a worker of the spec named `type`. Spawning is asynchronous: the
  * handle is returned at once, on_ready follows when its Hello is accepted.
  * `userdata` is per worker (bh_worker_userdata). Returns 0 and the handle in
- * *out (owned by the supervisor until bh_worker_forget), -ENOENT for an
- * unknown type, -errno otherwise.
+ * *out if out is not NULL (owned by the supervisor until bh_worker_forget),
+ * -ENOENT for an unknown type, -ESHUTDOWN during bh_supervisor_shutdown(),
+ * -errno otherwise.
  */
 BH_EXPORT int bh_worker_start(bh_supervisor *sup, const char *type, void *userdata, bh_worker **out);
 
@@ -179,10 +180,11 @@ BH_EXPORT int bh_worker_start(bh_supervisor *sup, const char *type, void *userda
 BH_EXPORT int bh_worker_stop(bh_worker *w);
 
 /*
- * Sends `sig` to a running worker (tests, debug pages). The resulting exit
- * is classified as a crash unless sig is SIGKILL/SIGTERM sent on purpose,
- * which counts as BH_EXIT_CRASH too: the broker only excuses what it did
- * for its own reasons. Returns 0, -ESRCH or -errno.
+ * Sends `sig` to a running worker (tests, debug pages, chaos drivers). The
+ * broker does not excuse what it did not decide itself: the resulting end is
+ * classified from the signal like any other (a SIGKILL or SIGSEGV sent this
+ * way is a crash) and the restart policy applies. Returns 0, -ESRCH if no
+ * process is running, or -errno.
  */
 BH_EXPORT int bh_worker_kill(bh_worker *w, int sig);
 
@@ -202,15 +204,20 @@ BH_EXPORT int bh_worker_send(bh_worker *w, uint32_t type, const ProtobufCMessage
 /* The worker's channel while it is ready, else NULL. */
 BH_EXPORT bh_channel *bh_worker_channel(const bh_worker *w);
 
+/* The worker's id: unique in this supervisor, never 0, kept across restarts. */
 BH_EXPORT uint32_t bh_worker_id(const bh_worker *w);
+/* Its spec's name (the spec's string: valid as long as the supervisor). */
 BH_EXPORT const char *bh_worker_type(const bh_worker *w);
+/* The per-worker pointer given to bh_worker_start() or set since; never touched by the framework. */
 BH_EXPORT void *bh_worker_userdata(const bh_worker *w);
 BH_EXPORT void bh_worker_set_userdata(bh_worker *w, void *userdata);
 /* Current pid, or 0 when not running. */
 BH_EXPORT pid_t bh_worker_pid(const bh_worker *w);
+/* True from on_ready until it exits or is asked to stop: bh_worker_send() works only then. */
 BH_EXPORT int bh_worker_is_ready(const bh_worker *w);
 /* True once the crash-loop limit stopped restarts. */
 BH_EXPORT int bh_worker_failed(const bh_worker *w);
+/* Restarts so far (reset by bh_worker_restart()). */
 BH_EXPORT unsigned bh_worker_restarts(const bh_worker *w);
 /* The last exit, or NULL if it never ended. Valid until the next exit. */
 BH_EXPORT const bh_exit_info *bh_worker_last_exit(const bh_worker *w);
@@ -224,11 +231,17 @@ BH_EXPORT bh_worker *bh_supervisor_next(const bh_supervisor *sup, const bh_worke
 
 /* ---- worker side ---------------------------------------------------------- */
 
-/* The worker's loop and channel (owned by the framework). */
+/*
+ * The worker's loop, its channel to the broker and the registry, all owned by
+ * the framework and valid until the entry point returns: add watches, timers
+ * and defers to the loop, send on the channel, but destroy none of them.
+ */
 BH_EXPORT bh_loop *bh_worker_ctx_loop(bh_worker_ctx *ctx);
 BH_EXPORT bh_channel *bh_worker_ctx_channel(bh_worker_ctx *ctx);
 BH_EXPORT const bh_registry *bh_worker_ctx_registry(bh_worker_ctx *ctx);
+/* The id the broker gave this worker (bh_worker_id() on the broker side). */
 BH_EXPORT uint32_t bh_worker_ctx_id(const bh_worker_ctx *ctx);
+/* The worker type's name (the spec's). */
 BH_EXPORT const char *bh_worker_ctx_type(const bh_worker_ctx *ctx);
 /* The sandbox report of bh_sandbox_enter() (its status fd still open). */
 BH_EXPORT const bh_sandbox_report *bh_worker_ctx_sandbox(const bh_worker_ctx *ctx);
