@@ -119,6 +119,48 @@ size_t bh_fuzz_crossover_envelope(const bh_registry *reg, const uint8_t *a, size
 				  const uint8_t *b, size_t bsize, uint8_t *out, size_t max,
 				  unsigned seed);
 
+/* ---- sequences: several envelopes in one input ------------------------------- */
+/*
+ * Harnesses whose receiver keeps state between frames (the supervisor's
+ * worker record, a consumer's surfaces) take a sequence:
+ *
+ *   byte 0          options, for the harness (e.g. which worker type)
+ *   then records:   u16 little-endian n, one byte `aux` for the harness
+ *                   (e.g. the seals of the memfds it sends), n bytes: an
+ *                   envelope as above
+ *
+ * A record cut short by the end of the input keeps what is there; at most
+ * BH_FUZZ_SEQ_MAX records are read.
+ */
+#define BH_FUZZ_SEQ_MAX 16u
+
+typedef struct bh_fuzz_record {
+	uint8_t aux;
+	const uint8_t *env;
+	size_t env_len;
+} bh_fuzz_record;
+
+/* Splits an input into *options and up to `max` records; returns their number. */
+unsigned bh_fuzz_seq_parse(const uint8_t *data, size_t size, uint8_t *options,
+			   bh_fuzz_record *recs, unsigned max);
+
+/* Writes a sequence to out[0..max); returns its size (records that do not fit are left out). */
+size_t bh_fuzz_seq_build(uint8_t options, const bh_fuzz_record *recs, unsigned n, uint8_t *out,
+			 size_t max);
+
+/*
+ * Mutates a sequence: mostly one record's envelope (bh_fuzz_mutate_envelope),
+ * sometimes the order (a record duplicated, dropped or two swapped), the
+ * options or an aux byte. Returns the new size (<= max).
+ */
+size_t bh_fuzz_mutate_seq(const bh_registry *reg, uint8_t *data, size_t size, size_t max,
+			  unsigned seed);
+
+/* Joins the head of sequence a to the tail of b, or crosses one record of each. */
+size_t bh_fuzz_crossover_seq(const bh_registry *reg, const uint8_t *a, size_t asize,
+			     const uint8_t *b, size_t bsize, uint8_t *out, size_t max,
+			     unsigned seed);
+
 /* ---- harness helpers -------------------------------------------------------- */
 
 /* Application type ids the fuzz registry adds (fuzz/proto/fuzz_test.proto). */
@@ -156,6 +198,31 @@ void bh_fuzz_drain(int sock);
 
 /* Prints this process's open fds and what they are, to explain a leak. */
 void bh_fuzz_list_fds(void);
+
+/*
+ * A directory tree for the file-broker harnesses, made once under a fresh
+ * /tmp/bh-fuzz-XXXXXX and removed when the process exits. `root` is the
+ * rule directory; beside it, outside.txt is what escapes would reach.
+ * Beneath root: page.html, a.txt, empty.html, sub/deep/b.html, img/cat.png,
+ * img/notes.txt, symlinks (link-in.html -> page.html, link-abs.html ->
+ * /etc/passwd, link-out.html -> ../outside.txt, link-dir -> sub,
+ * dangling.html, loop1.html <-> loop2.html, img/up.png -> ../page.html),
+ * a FIFO (fifo.html), a unix socket (sock.html), a directory named dir.html,
+ * a file whose name has control and non-UTF-8 bytes, and a character device
+ * (null.html) when mknod is allowed.
+ */
+typedef struct bh_fuzz_tree {
+	char top[64];
+	char root[80];
+	char img[96];
+	int has_device;
+} bh_fuzz_tree;
+
+/* Returns 0 or -errno. */
+int bh_fuzz_tree_create(bh_fuzz_tree *t);
+
+/* The name with odd bytes that bh_fuzz_tree_create() puts in root. */
+extern const char bh_fuzz_tree_odd_name[];
 
 /* Reports a broken invariant with the reason and aborts, so that the engine saves the input. */
 __attribute__((noreturn, format(printf, 1, 2))) void bh_fuzz_fail(const char *fmt, ...);

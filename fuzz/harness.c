@@ -2,13 +2,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fuzz/fuzz.h"
@@ -241,4 +245,114 @@ size_t bh_fuzz_envelope_build(const bh_fuzz_envelope *env, uint8_t *out, size_t 
 	out[0] = (uint8_t)((env->ctl & ~0x0fu) | n);
 	memcpy(out + 1, env->kinds, n);
 	return total;
+}
+
+/* ---- a directory tree for the file broker -------------------------------------- */
+
+const char bh_fuzz_tree_odd_name[] = "odd\x01\x7f\xff\xfe name\n\t.html";
+
+static char tree_top[64];
+static pid_t tree_owner;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void tree_remove(void)
+{
+	/* Only the process that made it removes it: a forked child that exits must not. */
+	if (tree_top[0] && tree_owner == getpid())
+		(void)nftw(tree_top, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+static int put_link(const char *dir, const char *name, const char *target)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return symlink(target, path) < 0 ? -errno : 0;
+}
+
+int bh_fuzz_tree_create(bh_fuzz_tree *t)
+{
+	char path[512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r = 0, s;
+
+	memset(t, 0, sizeof *t);
+	snprintf(t->top, sizeof t->top, "/tmp/bh-fuzz-XXXXXX");
+	if (!mkdtemp(t->top))
+		return -errno;
+	snprintf(tree_top, sizeof tree_top, "%s", t->top);
+	tree_owner = getpid();
+	atexit(tree_remove);
+	snprintf(t->root, sizeof t->root, "%s/root", t->top);
+	snprintf(t->img, sizeof t->img, "%s/img", t->root);
+	if (mkdir(t->root, 0755) < 0 || mkdir(t->img, 0755) < 0)
+		return -errno;
+	snprintf(path, sizeof path, "%s/sub", t->root);
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	snprintf(path, sizeof path, "%s/sub/deep", t->root);
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	snprintf(path, sizeof path, "%s/dir.html", t->root);
+	if (mkdir(path, 0755) < 0)
+		return -errno;
+	if ((r = put_file(t->top, "outside.txt", "secret outside the rule directory\n")) < 0 ||
+	    (r = put_file(t->root, "page.html", "<p>hello</p>\n")) < 0 ||
+	    (r = put_file(t->root, "a.txt", "text\n")) < 0 ||
+	    (r = put_file(t->root, "empty.html", "")) < 0 ||
+	    (r = put_file(t->root, "sub/deep/b.html", "<p>deep</p>\n")) < 0 ||
+	    (r = put_file(t->img, "cat.png", "\x89PNG\r\n\x1a\n")) < 0 ||
+	    (r = put_file(t->img, "notes.txt", "notes\n")) < 0 ||
+	    (r = put_file(t->root, bh_fuzz_tree_odd_name, "odd\n")) < 0)
+		return r;
+	if ((r = put_link(t->root, "link-in.html", "page.html")) < 0 ||
+	    (r = put_link(t->root, "link-abs.html", "/etc/passwd")) < 0 ||
+	    (r = put_link(t->root, "link-out.html", "../outside.txt")) < 0 ||
+	    (r = put_link(t->root, "link-dir", "sub")) < 0 ||
+	    (r = put_link(t->root, "dangling.html", "nowhere.html")) < 0 ||
+	    (r = put_link(t->root, "loop1.html", "loop2.html")) < 0 ||
+	    (r = put_link(t->root, "loop2.html", "loop1.html")) < 0 ||
+	    (r = put_link(t->img, "up.png", "../page.html")) < 0)
+		return r;
+	snprintf(path, sizeof path, "%s/fifo.html", t->root);
+	if (mkfifo(path, 0644) < 0)
+		return -errno;
+	/* A socket file: opening one fails with ENXIO, which the broker must pass on. */
+	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock.html", t->root) >=
+	    sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	r = bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 ? -errno : 0;
+	close(s);
+	if (r < 0)
+		return r;
+	/* A device node only where this process may make one (root outside a tight container). */
+	snprintf(path, sizeof path, "%s/null.html", t->root);
+	t->has_device = mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0;
+	return 0;
 }

@@ -23,3 +23,38 @@ rm -f fuzz/corpus/fuzz_frame/recv-* fuzz/corpus/fuzz_frame/sent-* \
       fuzz/corpus/fuzz_decode/recv-* fuzz/corpus/fuzz_decode/sent-*
 "$build/tools/bulkhead-dump" --seeds fuzz/corpus/fuzz_frame --format envelope "$rec"
 "$build/tools/bulkhead-dump" --seeds fuzz/corpus/fuzz_decode --format frame "$rec"
+
+# Hand-made sessions of the sequence harnesses, built with the real encoders.
+if [ -x "$build/fuzz/bh_fuzz_seedgen" ]; then
+  for h in fuzz_supervisor fuzz_surface; do
+    mkdir -p "fuzz/corpus/$h"
+    "$build/fuzz/bh_fuzz_seedgen" "$h" "fuzz/corpus/$h"
+  done
+else
+  echo "make-seeds.sh: $build/fuzz/bh_fuzz_seedgen missing; sequence seeds left as they are" >&2
+fi
+
+# fuzz_page: the sample pages as they are (not the 1 MiB one, over any -max_len),
+# and pages with their images after a separator (fuzz/fuzz_page.c).
+page=fuzz/corpus/fuzz_page
+mkdir -p "$page"
+rm -f "$page"/page-* "$page"/bad-* "$page"/with-*
+for f in pages/*.html pages/bad/*.html; do
+  [ "$(stat -c %s "$f")" -le 65536 ] || continue
+  case $f in pages/bad/*) n=bad-$(basename "$f" .html) ;; *) n=page-$(basename "$f" .html) ;; esac
+  cp "$f" "$page/$n"
+done
+with_images() { # NAME PAGE SEPARATOR IMAGE...
+  local name=$1 src=$2 sep=$3
+  shift 3
+  {
+    cat "$src"
+    for img in "$@"; do printf '\n--bh-%s--\n' "$sep"; cat "$img"; done
+  } >"$page/with-$name"
+}
+with_images images pages/images.html image pages/img/logo.png pages/img/alpha.png \
+  pages/img/checker.png pages/img/gray.png pages/img/stripes.png
+for b in huge-dims:hostile-image bad-crc:image-bad-crc bad-zlib:image-bad-zlib bomb:image-bomb \
+         not-png:image-not-png truncated:image-truncated; do
+  with_images "${b%%:*}" "pages/bad/${b#*:}.html" raw-image "pages/bad/img/${b%%:*}.png"
+done

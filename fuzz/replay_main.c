@@ -9,7 +9,8 @@
  * order (names starting with '.' and README* are skipped). With -m N, N more
  * inputs are then made from those with the harness's custom mutator (a
  * blind chain, no coverage feedback, fixed seeds) and run: a short
- * structure-aware fuzz run any build can do. Exits 0 when every input ran
+ * structure-aware fuzz run any build can do (BH_FUZZ_SAVE_MUTANT=FILE keeps
+ * the mutant that is running, to replay the one that failed). Exits 0 when every input ran
  * and the harness's bh_fuzz_replay_done() (if any) is content; a broken
  * invariant aborts with the input's name (or mutation round) printed first.
  */
@@ -65,6 +66,28 @@ static void keep(const uint8_t *data, size_t n, unsigned slot)
 	pool_len[slot] = n;
 }
 
+/*
+ * With BH_FUZZ_SAVE_MUTANT=FILE each mutant is written to FILE before it
+ * runs, so that the one that broke an invariant is there to replay.
+ */
+static void save_mutant(const uint8_t *data, size_t n)
+{
+	static const char *path;
+	static int checked;
+	int fd;
+
+	if (!checked++)
+		path = getenv("BH_FUZZ_SAVE_MUTANT");
+	if (!path)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, data, n) != (ssize_t)n)
+		fprintf(stderr, "replay: cannot save the mutant to %s\n", path);
+	close(fd);
+}
+
 static void run_mutations(unsigned rounds)
 {
 	uint8_t *buf = malloc(MUTATE_MAX);
@@ -89,6 +112,7 @@ static void run_mutations(unsigned rounds)
 		if (!in)
 			break;
 		memcpy(in, buf, n);
+		save_mutant(in, n);
 		LLVMFuzzerTestOneInput(in, n);
 		free(in);
 		/* Keep some mutants so that mutations stack up, as they do in a real run. */

@@ -163,10 +163,8 @@ void comp_damage_all(struct compositor *c)
 
 int comp_has_damage(const struct compositor *c)
 {
-	for (unsigned i = 0; i < c->slots; i++)
-		if (!rect_empty(&c->miss[i]))
-			return 1;
-	return 0;
+	/* Only changes since the last frame count: a slot catches up when it is drawn next. */
+	return !rect_empty(&c->since_last);
 }
 
 int comp_pending(const struct compositor *c, unsigned slot, struct comp_rect *out)

@@ -89,7 +89,7 @@ int comp_set_sad(struct compositor *c, uint32_t tab_id, const struct comp_frame 
 /* Damages the whole window (e.g. benchmark, new output surface). */
 void comp_damage_all(struct compositor *c);
 
-/* True if some slot misses something, i.e. a frame is worth drawing. */
+/* True if something changed since the last comp_draw(): a frame is worth drawing. */
 int comp_has_damage(const struct compositor *c);
 
 /* What comp_draw() would draw next into `slot`'s region, without drawing. */

@@ -363,10 +363,10 @@ static void layout_pass(struct renderer *r)
 			snprintf(err.message, sizeof err.message, "page is %zu bytes, the limit is %u bytes",
 				 r->page.len, PAGE_MAX_INPUT_BYTES);
 		else if (r->page.err == -EACCES || r->page.err == -EINVAL)
-			snprintf(err.message, sizeof err.message, "the browser refused to open \"%s\": %s",
+			snprintf(err.message, sizeof err.message, "the browser refused to open \"%.120s\": %s",
 				 r->url, strerror(-r->page.err));
 		else
-			snprintf(err.message, sizeof err.message, "cannot load \"%s\": %s", r->url,
+			snprintf(err.message, sizeof err.message, "cannot load \"%.120s\": %s", r->url,
 				 strerror(-r->page.err));
 		finish(r, NULL, 0, err.message);
 		return;

@@ -26,7 +26,7 @@ fi
 build=${BH_FUZZ_BUILD:-build-fuzz}
 jobs=${BH_FUZZ_JOBS:-2}
 artifacts=${BH_FUZZ_ARTIFACTS:-$build/artifacts}
-all_harnesses=(fuzz_frame fuzz_decode)
+all_harnesses=(fuzz_frame fuzz_decode fuzz_supervisor fuzz_surface fuzz_filebroker fuzz_page)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all_harnesses[@]}")
 
@@ -46,6 +46,18 @@ if ! CC=clang cmake -S . -B "$build" -DBH_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebI
   say "configure failed"
   exit 2
 fi
+# fuzz_page needs the demo's page engine (libpng, freetype): without it there is no such target.
+targets=()
+skipped=()
+for h in "${harnesses[@]}"; do
+  if [ "$h" = fuzz_page ] && ! cmake --build "$build" --target help 2>/dev/null | grep -qw fuzz_page; then
+    say "fuzz_page: not configured (needs -DBH_BUILD_DEMO=ON with libpng and freetype); skipped"
+    skipped+=("$h")
+    continue
+  fi
+  targets+=("$h")
+done
+harnesses=("${targets[@]}")
 if ! cmake --build "$build" -j "$jobs" --target "${harnesses[@]}" bulkhead-dump >/dev/null; then
   say "build failed (rerun: cmake --build $build --target ${harnesses[*]})"
   exit 2
@@ -64,8 +76,10 @@ show_input() {
   base64 -w 76 "$f"
   echo "hex:"
   od -A x -t x1z -v "$f" | head -64
-  echo "decoded:"
-  "$build/tools/bulkhead-dump" "$f" 2>&1 | head -80
+  # bulkhead-dump reads envelopes and frames; the other harnesses take sequences, paths or pages.
+  case $h in
+    fuzz_frame | fuzz_decode) echo "decoded:"; "$build/tools/bulkhead-dump" "$f" 2>&1 | head -80 ;;
+  esac
   echo "reproduce: $build/fuzz/$h $f"
 }
 
@@ -84,7 +98,12 @@ for h in "${harnesses[@]}"; do
   rm -f "$artifacts/$h"-*
   say "$h: ${secs}s"
   dict=()
-  [ -f fuzz/dict/bulkhead.dict ] && dict=(-dict=fuzz/dict/bulkhead.dict)
+  if [ -f "fuzz/dict/$h.dict" ]; then
+    dict=(-dict="fuzz/dict/$h.dict")
+  elif [ -f fuzz/dict/bulkhead.dict ]; then
+    dict=(-dict=fuzz/dict/bulkhead.dict)
+  fi
+  mkdir -p "fuzz/regressions/$h"
   # shellcheck disable=SC2086
   "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=70000 \
     -print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dict[@]}" ${BH_FUZZ_ARGS:-} \
@@ -111,6 +130,9 @@ for h in "${harnesses[@]}"; do
   fi
 done
 
+for h in "${skipped[@]}"; do
+  summary+=("$h: skipped, not configured")
+done
 for line in "${summary[@]}"; do
   say "$line"
 done

@@ -199,6 +199,8 @@ static void make_specs(void)
 	specs[S_HOG].name = "hog";
 	specs[S_HOG].entry = hog_main;
 	specs[S_HOG].profile = small;
+	/* Filling 256 MiB can take longer than a heartbeat on a loaded machine. */
+	specs[S_HOG].heartbeat_ms = 0;
 	/* Restart at once every time: the test counts cycles, not backoff. */
 	specs[S_CYCLE].backoff_initial_ms = 1;
 	specs[S_CYCLE].backoff_max_ms = 1;
@@ -267,6 +269,9 @@ static void log_stderr(bh_log_level level, const char *msg, void *ud)
 		fprintf(stderr, "[%s] %s\n", bh_log_level_name(level), msg);
 }
 
+/* The broker of the running test, so that a failed assertion still tears it down. */
+static struct broker *live_broker;
+
 static void broker_init(struct broker *b)
 {
 	memset(b, 0, sizeof *b);
@@ -277,10 +282,12 @@ static void broker_init(struct broker *b)
 	assert_int_equal(bh_registry_add(b->reg, T_PONG, &bh__heartbeat__descriptor, 0), 0);
 	assert_int_equal(bh_registry_add(b->reg, T_EVIL, &bh__heartbeat__descriptor, 0), 0);
 	assert_int_equal(bh_supervisor_create(b->loop, b->reg, specs, S_COUNT, &sup_ops, &b->ev, &b->sup), 0);
+	live_broker = b;
 }
 
 static void broker_fini(struct broker *b)
 {
+	live_broker = NULL;
 	bh_supervisor_destroy(b->sup);
 	bh_registry_destroy(b->reg);
 	bh_loop_destroy(b->loop);
@@ -322,7 +329,7 @@ static bh_worker *start_ready(struct broker *b, const char *type)
 
 static void test_ready_ping_and_sandbox_status(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 	const bh_sandbox_status *st;
 
@@ -354,7 +361,7 @@ static void expect_exit(struct broker *b, bh_worker *w, uint64_t seq, bh_exit_ki
 
 static void test_classification(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 	broker_init(&b);
@@ -394,7 +401,7 @@ static void test_classification(void **state)
 
 static void test_exit_codes_at_start(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 	broker_init(&b);
@@ -420,7 +427,7 @@ static void test_exit_codes_at_start(void **state)
 
 static void test_setup_failure_reported(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 	broker_init(&b);
@@ -436,7 +443,7 @@ static void test_setup_failure_reported(void **state)
 
 static void test_crash_loop_limit(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 	broker_init(&b);
@@ -457,7 +464,7 @@ static void test_crash_loop_limit(void **state)
 
 static void test_restart_keeps_identity(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 	uint32_t id;
 	pid_t pid;
@@ -490,7 +497,7 @@ static void test_restart_keeps_identity(void **state)
 
 static void test_zygote_hides_late_secrets(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 	memset(secret_buf, 0, sizeof secret_buf);
@@ -509,7 +516,7 @@ static void test_zygote_hides_late_secrets(void **state)
 static void doomed_broker(void *arg)
 {
 	int out = *(int *)arg;
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	pid_t pids[4];
 
 	broker_init(&b);
@@ -563,7 +570,7 @@ static int cycle_ready;
 
 static void test_thousand_restarts_no_growth(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 	int fds0, fds1, n = getenv("BH_TEST_QUICK") ? 100 : 1000;
 	struct mallinfo2 m0, m1;
@@ -614,7 +621,7 @@ static void shutdown_done(bh_supervisor *sup, void *ud)
 
 static void test_graceful_shutdown_escalates(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	struct shutdown_seen seen = { 0 };
 	bh_worker *w[3];
 	const char *types[3] = { "echo", "deaf", "stubborn" };
@@ -644,7 +651,7 @@ static void test_graceful_shutdown_escalates(void **state)
 
 static void test_out_of_memory_classified(void **state)
 {
-	struct broker b;
+	static struct broker b; /* static: the teardown may need it after a failed assertion */
 	bh_worker *w;
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -659,20 +666,27 @@ static void test_out_of_memory_classified(void **state)
 	broker_fini(&b);
 }
 
+static int teardown_broker(void **state)
+{
+	if (live_broker)
+		broker_fini(live_broker);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ready_ping_and_sandbox_status),
-		cmocka_unit_test(test_classification),
-		cmocka_unit_test(test_exit_codes_at_start),
-		cmocka_unit_test(test_setup_failure_reported),
-		cmocka_unit_test(test_crash_loop_limit),
-		cmocka_unit_test(test_restart_keeps_identity),
-		cmocka_unit_test(test_graceful_shutdown_escalates),
-		cmocka_unit_test(test_out_of_memory_classified),
-		cmocka_unit_test(test_zygote_hides_late_secrets),
-		cmocka_unit_test(test_broker_death_kills_workers),
-		cmocka_unit_test(test_thousand_restarts_no_growth),
+		cmocka_unit_test_teardown(test_ready_ping_and_sandbox_status, teardown_broker),
+		cmocka_unit_test_teardown(test_classification, teardown_broker),
+		cmocka_unit_test_teardown(test_exit_codes_at_start, teardown_broker),
+		cmocka_unit_test_teardown(test_setup_failure_reported, teardown_broker),
+		cmocka_unit_test_teardown(test_crash_loop_limit, teardown_broker),
+		cmocka_unit_test_teardown(test_restart_keeps_identity, teardown_broker),
+		cmocka_unit_test_teardown(test_graceful_shutdown_escalates, teardown_broker),
+		cmocka_unit_test_teardown(test_out_of_memory_classified, teardown_broker),
+		cmocka_unit_test_teardown(test_zygote_hides_late_secrets, teardown_broker),
+		cmocka_unit_test_teardown(test_broker_death_kills_workers, teardown_broker),
+		cmocka_unit_test_teardown(test_thousand_restarts_no_growth, teardown_broker),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

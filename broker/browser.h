@@ -1,0 +1,185 @@
+/*
+ * The browser process (broker) of bulkhead-browser: private declarations
+ * shared by its files. The broker owns the terminal, the files and the
+ * output; it never parses a page or decodes an image itself.
+ */
+#ifndef BH_BROKER_BROWSER_H
+#define BH_BROKER_BROWSER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <bulkhead/loop.h>
+#include <bulkhead/shm.h>
+#include <bulkhead/supervisor.h>
+
+#define BROWSER_MAX_TABS 16
+#define URL_MAX 256
+#define TITLE_MAX 128
+
+/* Exit statuses of bulkhead-browser (docs/DEMO.md). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1, /* a wait timed out, a command failed, a screenshot could not be written */
+	EXIT_USAGE = 2,  /* bad option or argument */
+	EXIT_START = 3,  /* could not start (pages folder, sandbox, zygote) */
+};
+
+/* Things that happen, counted so that scripts can wait for them (`wait event NAME`). */
+enum browser_event {
+	EV_LOADED,        /* a page finished (normal or error page) */
+	EV_ERROR_PAGE,    /* a page could not be shown: error page */
+	EV_CRASH,         /* a renderer crashed */
+	EV_HANG,          /* a renderer was killed by the hang watchdog */
+	EV_SANDBOX,       /* a renderer was killed by the seccomp filter */
+	EV_BAD_MESSAGE,   /* a renderer was killed as a bad-message sender */
+	EV_RENDERER_EXIT, /* any renderer end */
+	EV_RESTART,       /* a renderer came back after an end */
+	EV_SAD,           /* the gpu drew a sad tab */
+	EV_FAILED,        /* a tab's renderer crashed too often: permanent sad tab */
+	EV_GPU_EXIT,      /* the gpu process ended */
+	EV_GPU_READY,     /* the gpu process (re)started */
+	EV_FRAME,         /* a composited frame arrived */
+	EV_COUNT
+};
+
+struct tab {
+	uint32_t id;            /* stable for the tab's life, shown by `list` */
+	bh_worker *w;           /* its renderer (keeps its identity across restarts) */
+	struct tab *next;
+	bool closing;
+
+	char url[URL_MAX];      /* committed: what reload loads ("" = about:blank) */
+	char loading_url[URL_MAX];
+	uint32_t nav_id;        /* latest Navigate sent */
+	bool nav_pending;       /* navigate once the renderer is ready */
+	bool loaded;            /* PageState for nav_id arrived */
+	bool ok;
+	char title[TITLE_MAX + 1];
+	char error[256];
+	uint64_t render_us;
+	uint32_t links;
+	uint32_t state_gen;     /* frame the PageState names */
+	uint64_t state_seq;
+
+	bool sad;               /* the renderer died; sad-tab until the reload shows */
+	bool sad_shown;         /* the gpu drew it */
+	bool failed;            /* crash loop: permanent sad tab */
+	char sad_reason[200];
+
+	uint32_t chan_gen;      /* gpu channel of the current renderer incarnation (0: none) */
+	uint32_t shown_kind, shown_gen;
+	uint64_t shown_seq;
+};
+
+struct browser_opts {
+	const char *pages_dir;  /* absolute */
+	const char *font_dir;
+	uint32_t width, height, strip;
+	bool headless;
+	int preview;            /* -1 auto (stdout is a tty), 0 off, 1 on */
+	bool verbose;
+	bool stats_json;        /* print stats as JSON at exit */
+	const char *frames_dir; /* every frame as a PNG here */
+};
+
+struct script;
+
+struct browser {
+	struct browser_opts o;
+	bh_loop *loop;
+	bh_registry *reg;
+	bh_supervisor *sup;
+	bh_worker *gpu;
+	bool gpu_ready;
+	bool gpu_failed;
+	bool gpu_started_once;
+
+	struct tab *tabs;       /* in strip order */
+	uint32_t next_tab_id, next_nav_id, next_gen;
+	uint32_t active;        /* tab id, 0 if none */
+	bool overview;
+	bh_defer *reaper;
+	uint64_t scene_serial;  /* of the latest Scene sent to the gpu */
+	uint64_t shown_serial;  /* of the Scene the latest frame reflects */       /* forgets workers of closed tabs outside supervisor callbacks */
+
+	/* Output: the gpu's output surface, mapped read-only. */
+	bh_surface *out;
+	int held;               /* slot the broker holds (the latest frame), or -1 */
+	uint64_t frames;
+	uint64_t out_bytes, out_compose_ns;
+	uint64_t fps_t0, fps_frames;
+	double fps;
+
+	/* Events and scripting. */
+	uint64_t ev[EV_COUNT];
+	struct script *script;
+	int exit_code;
+	bool quitting;
+
+	/* Terminal. */
+	bool tty_out, tty_in, interactive;
+	int preview_rows;       /* rows the preview uses (0: none) */
+	uint64_t preview_last_ns;
+	bh_watch *stdin_watch;
+
+	/* Benchmark results from the gpu. */
+	bool bench_done;
+	double bench_fps, bench_ratio;
+};
+
+/* ---- browser.c: processes, tabs, navigation -------------------------------------- */
+
+int browser_init(struct browser *b);
+void browser_fini(struct browser *b);
+const char *browser_event_name(enum browser_event ev);
+int browser_event_from_name(const char *name);
+
+struct tab *browser_tab_open(struct browser *b, const char *url, char *err, size_t errsz);
+int browser_tab_close(struct browser *b, struct tab *t);
+int browser_tab_navigate(struct browser *b, struct tab *t, const char *url, char *err, size_t errsz);
+int browser_tab_reload(struct browser *b, struct tab *t);
+int browser_tab_crash(struct browser *b, struct tab *t);
+void browser_tab_activate(struct browser *b, struct tab *t);
+void browser_set_overview(struct browser *b, bool on);
+/* The tab at 1-based strip position n, or NULL. */
+struct tab *browser_tab_at(struct browser *b, unsigned n);
+unsigned browser_tab_index(struct browser *b, const struct tab *t);
+unsigned browser_tab_count(const struct browser *b);
+struct tab *browser_tab_by_id(struct browser *b, uint32_t id);
+/* True when every tab shows its page (or failed for good) in the latest frame. */
+bool browser_all_loaded(const struct browser *b);
+int browser_bench(struct browser *b, unsigned frames);
+/* Logs one line to the user (events, errors), above the prompt. */
+void browser_say(struct browser *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void browser_quit(struct browser *b, int code);
+
+/* ---- output.c: screenshots, terminal preview, status line ----------------------- */
+
+int output_screenshot(struct browser *b, const char *path, char *err, size_t errsz);
+void output_frame(struct browser *b);
+void output_status(struct browser *b);
+void output_init(struct browser *b);
+void output_fini(struct browser *b);
+
+/* ---- commands.c: the command language (interactive and --script) ------------------ */
+
+int script_create(struct browser *b);
+void script_destroy(struct browser *b);
+/* Queues one command line (from the script file, the options or stdin). */
+int script_push(struct browser *b, const char *line);
+/* Runs queued commands until one waits or the queue is empty. */
+void script_run(struct browser *b);
+/* Something happened: a waiting command may be satisfied. */
+void script_poll(struct browser *b);
+bool script_idle(const struct browser *b);
+
+/* ---- stats.c: stats, sandbox table, about:sandbox ---------------------------------- */
+
+void stats_print(struct browser *b, FILE *f, bool json);
+void stats_sandbox_table(struct browser *b, FILE *f);
+/* The about:sandbox page: malloc'ed HTML in *html (caller frees). */
+int stats_sandbox_html(struct browser *b, char **html, size_t *len);
+
+#endif
