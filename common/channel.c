@@ -92,6 +92,8 @@ struct bh_channel {
 	struct mmsghdr rmsg[RECV_BATCH];
 	struct iovec riov[RECV_BATCH];
 	unsigned rpos, rcount; /* datagrams of the last recvmmsg() not yet handled */
+	unsigned last_batch;   /* datagrams the last receive call returned */
+	unsigned one_way;      /* wake-ups in a row that got one message and answered nothing */
 	bh_arena arena;
 	bh_msg *cur; /* message being dispatched, for bh_channel_bad_message() */
 
@@ -627,7 +629,14 @@ static int flush(bh_channel *ch)
 			off += rec_size(rec->len);
 			n++;
 		}
-		sent = sendmmsg(ch->fd, ch->smsg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* One frame (a reply, a request) is cheaper to send with plain sendmsg(). */
+		if (n == 1) {
+			ssize_t w = sendmsg(ch->fd, &ch->smsg[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			sent = w < 0 ? -1 : 1;
+		} else {
+			sent = sendmmsg(ch->fd, ch->smsg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
 		ch->stats.send_syscalls++;
 		if (sent < 0) {
 			if (errno == EINTR)
@@ -998,7 +1007,7 @@ static int peer_gone(int fd)
 static void read_frames(bh_channel *ch)
 {
 	int fds[CMSG_MAX_FDS];
-	unsigned handled = 0;
+	unsigned handled = 0, calls = 0;
 	int received_short = 0;
 	struct ucred creds;
 
@@ -1022,7 +1031,23 @@ static void read_frames(bh_channel *ch)
 				mh->msg_controllen = sizeof ch->rcmsg[b].buf;
 			}
 			ch->rpos = ch->rcount = 0;
-			n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+			/*
+			 * Request/reply traffic comes one message per wake-up: then a
+			 * plain recvmsg() is cheaper than recvmmsg(), which tries the
+			 * socket once more. Once messages come in bunches, batches pay.
+			 */
+			if (calls == 0 && ch->last_batch <= 1) {
+				ssize_t got = recvmsg(ch->fd, &ch->rmsg[0].msg_hdr,
+						      MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+				n = got < 0 ? -1 : 1;
+				if (got >= 0)
+					ch->rmsg[0].msg_len = (unsigned)got;
+			} else {
+				n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC,
+					     NULL);
+			}
+			calls++;
 			ch->stats.recv_syscalls++;
 			if (n < 0) {
 				if (errno == EINTR)
@@ -1035,8 +1060,9 @@ static void read_frames(bh_channel *ch)
 				closed_by_peer(ch, 0);
 				return;
 			}
+			received_short = ch->last_batch > 1 || calls > 1 ? n < RECV_BATCH : 1;
 			ch->rcount = (unsigned)n;
-			received_short = n < RECV_BATCH;
+			ch->last_batch = (unsigned)n;
 		}
 		i = ch->rpos++;
 		mh = &ch->rmsg[i].msg_hdr;
@@ -1053,6 +1079,21 @@ static void read_frames(bh_channel *ch)
 		if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k, bad_cmsg, &creds,
 				 have_creds) < 0)
 			return;
+		/*
+		 * After a single recvmsg(): if an answer is queued the peer is most
+		 * likely waiting for it, so return and let the loop send it
+		 * (level-triggered epoll brings us back for anything else). A run of
+		 * one-way messages instead looks like a stream: read on in batches.
+		 */
+		if (received_short && ch->rcount == 1) {
+			if (ch->queued_msgs) {
+				ch->one_way = 0;
+			} else if (++ch->one_way >= 4) {
+				ch->one_way = 0;
+				received_short = 0;
+				ch->last_batch = RECV_BATCH;
+			}
+		}
 	}
 	/* Budget spent with datagrams left: come back before sleeping. */
 	if (ch->fd >= 0 && !ch->doomed && !ch->paused && ch->rpos < ch->rcount)
