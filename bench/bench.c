@@ -198,6 +198,7 @@ static const struct suite suites[] = {
 	{ "shm", "frame handoff through surfaces vs copying through a socket", bench_shm_run },
 	{ "sandbox", "entering each profile, filter overhead per syscall and round trip", bench_sandbox },
 	{ "spawn", "spawn-to-ready and crash-to-ready of a sandboxed worker", bench_spawn },
+	{ "demo", "the demo browser's compositor and renderers in their sandboxes", bench_demo },
 };
 
 static void usage(FILE *out)

@@ -37,5 +37,6 @@ int bench_ipc(struct bench_ctx *ctx);
 int bench_shm_run(struct bench_ctx *ctx);
 int bench_sandbox(struct bench_ctx *ctx);
 int bench_spawn(struct bench_ctx *ctx);
+int bench_demo(struct bench_ctx *ctx);
 
 #endif
