@@ -5,6 +5,7 @@
  *
  *   BH_FUZZ_FORMAT=envelope (default; fuzz_frame and channel harnesses)
  *   BH_FUZZ_FORMAT=frame    (fuzz_decode: the input is a bare frame)
+ *   BH_FUZZ_FORMAT=sequence (fuzz_supervisor, fuzz_surface: fuzz.h sequences)
  *
  * The registry is the fuzz registry (framework types plus the fuzz types);
  * an application's harness builds its own module with its registry.
@@ -17,6 +18,7 @@
 struct afl_bh {
 	bh_registry *reg;
 	int envelope;
+	int sequence;
 	unsigned seed;
 	uint8_t *buf;
 	size_t cap;
@@ -39,7 +41,8 @@ void *afl_custom_init(void *afl, unsigned int seed)
 		free(m);
 		return NULL;
 	}
-	m->envelope = !fmt || strcmp(fmt, "frame") != 0;
+	m->sequence = fmt && strcmp(fmt, "sequence") == 0;
+	m->envelope = !m->sequence && (!fmt || strcmp(fmt, "frame") != 0);
 	m->seed = seed;
 	return m;
 }
@@ -63,15 +66,24 @@ size_t afl_custom_fuzz(void *data, uint8_t *buf, size_t buf_size, uint8_t **out_
 	}
 	/* Now and then a crossover with the second input AFL++ offers. */
 	if (add_buf && add_buf_size && (seed >> 28) == 0) {
-		n = m->envelope ? bh_fuzz_crossover_envelope(m->reg, buf, buf_size, add_buf,
-							     add_buf_size, m->buf, max_size, seed)
-				: bh_fuzz_crossover(m->reg, buf, buf_size, add_buf, add_buf_size,
-						    m->buf, max_size, seed);
+		if (m->sequence)
+			n = bh_fuzz_crossover_seq(m->reg, buf, buf_size, add_buf, add_buf_size, m->buf,
+						  max_size, seed);
+		else if (m->envelope)
+			n = bh_fuzz_crossover_envelope(m->reg, buf, buf_size, add_buf, add_buf_size,
+						       m->buf, max_size, seed);
+		else
+			n = bh_fuzz_crossover(m->reg, buf, buf_size, add_buf, add_buf_size, m->buf,
+					      max_size, seed);
 	} else {
 		n = buf_size < max_size ? buf_size : max_size;
 		memcpy(m->buf, buf, n);
-		n = m->envelope ? bh_fuzz_mutate_envelope(m->reg, m->buf, n, max_size, seed)
-				: bh_fuzz_mutate(m->reg, m->buf, n, max_size, seed);
+		if (m->sequence)
+			n = bh_fuzz_mutate_seq(m->reg, m->buf, n, max_size, seed);
+		else if (m->envelope)
+			n = bh_fuzz_mutate_envelope(m->reg, m->buf, n, max_size, seed);
+		else
+			n = bh_fuzz_mutate(m->reg, m->buf, n, max_size, seed);
 	}
 	*out_buf = m->buf;
 	return n;

@@ -201,7 +201,8 @@ void bh_fuzz_list_fds(void);
 
 /*
  * A directory tree for the file-broker harnesses, made once under a fresh
- * /tmp/bh-fuzz-XXXXXX and removed when the process exits. `root` is the
+ * /tmp/bh-fuzz-<pid>-XXXXXX and removed when the process exits (or by the
+ * next run, once that pid is gone). `root` is the
  * rule directory; beside it, outside.txt is what escapes would reach.
  * Beneath root: page.html, a.txt, empty.html, sub/deep/b.html, img/cat.png,
  * img/notes.txt, symlinks (link-in.html -> page.html, link-abs.html ->

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,31 @@ static int put_link(const char *dir, const char *name, const char *target)
 	return symlink(target, path) < 0 ? -errno : 0;
 }
 
+/*
+ * A run killed outright (SIGKILL from afl-fuzz, a sanitizer's exit) leaves
+ * its tree behind: the directory names the pid that made it, so the next
+ * run removes those whose process is gone.
+ */
+static void tree_sweep(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char path[300], rest[16];
+		int pid;
+
+		if (sscanf(e->d_name, "bh-fuzz-%d-%15s", &pid, rest) != 2 || pid <= 0 ||
+		    strlen(rest) != 6 || (kill(pid, 0) == 0 || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof path, "/tmp/%s", e->d_name);
+		(void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	closedir(d);
+}
+
 int bh_fuzz_tree_create(bh_fuzz_tree *t)
 {
 	char path[512];
@@ -300,7 +326,8 @@ int bh_fuzz_tree_create(bh_fuzz_tree *t)
 	int r = 0, s;
 
 	memset(t, 0, sizeof *t);
-	snprintf(t->top, sizeof t->top, "/tmp/bh-fuzz-XXXXXX");
+	tree_sweep();
+	snprintf(t->top, sizeof t->top, "/tmp/bh-fuzz-%d-XXXXXX", (int)getpid());
 	if (!mkdtemp(t->top))
 		return -errno;
 	snprintf(tree_top, sizeof tree_top, "%s", t->top);

@@ -3,7 +3,9 @@
 # bh_fuzz_record_traffic runs a worker/broker session over a real socketpair
 # with a channel recorder on the broker side, and bulkhead-dump turns every
 # recorded frame into a seed (envelope form for the channel harnesses, bare
-# frames for fuzz_decode). Seeds found by fuzzing (other names) are kept.
+# frames for fuzz_decode). It also writes the hand-made sessions of
+# fuzz_supervisor and fuzz_surface (bh_fuzz_seedgen) and the page seeds of
+# fuzz_page. Seeds found by fuzzing (other names) are kept.
 #
 #   fuzz/make-seeds.sh [BUILD_DIR]     (default: build; any normal build)
 set -euo pipefail

@@ -135,7 +135,14 @@ static void shm_alloc(struct seq *s, uint64_t size, uint32_t req)
 	add(s, 0, 0, NULL, 0, BH_MSG_SHM_ALLOC, req ? BH_FLAG_REQUEST : 0, req, &sa.base);
 }
 
+static void sandbox_status_ex(struct seq *s, const char *layer, int state, const char *detail);
+
 static void sandbox_status(struct seq *s, const char *layer)
+{
+	sandbox_status_ex(s, layer, BH__SANDBOX_LAYER__STATE__APPLIED, "filter loaded");
+}
+
+static void sandbox_status_ex(struct seq *s, const char *layer, int state, const char *detail)
 {
 	Bh__SandboxStatus st = BH__SANDBOX_STATUS__INIT;
 	Bh__SandboxLayer l1 = BH__SANDBOX_LAYER__INIT, l2 = BH__SANDBOX_LAYER__INIT;
@@ -143,8 +150,8 @@ static void sandbox_status(struct seq *s, const char *layer)
 
 	st.profile = (char *)"renderer";
 	l1.name = (char *)layer;
-	l1.state = BH__SANDBOX_LAYER__STATE__APPLIED;
-	l1.detail = (char *)"filter loaded";
+	l1.state = (Bh__SandboxLayer__State)state;
+	l1.detail = (char *)detail;
 	l1.need = BH__SANDBOX_LAYER__NEED__REQUIRED;
 	l2.name = (char *)"no_new_privs";
 	l2.state = BH__SANDBOX_LAYER__STATE__APPLIED;
@@ -265,6 +272,16 @@ static void supervisor_seeds(void)
 	begin(&s, OPT_GPU);
 	sandbox_status(&s, "no-such-layer");
 	save(&s, "bad-sandbox-status");
+
+	begin(&s, 0);
+	sandbox_status_ex(&s, "seccomp", 7, "state out of range");
+	save(&s, "bad-sandbox-status-state");
+
+	begin(&s, 0);
+	sandbox_status_ex(&s, "seccomp", BH__SANDBOX_LAYER__STATE__FAILED,
+			  "a detail longer than the ninety-five bytes a layer report keeps, "
+			  "which the broker must refuse rather than cut");
+	save(&s, "bad-sandbox-status-long-detail");
 
 	begin(&s, 0);
 	file_open(&s, "page.html", 9, 0);

@@ -380,7 +380,7 @@ static int place_split(struct layout *L)
 
 	for (size_t k = 0; k < L->npieces; k++) {
 		const struct piece *p = &L->pieces[k];
-		const char *s = L->wbuf + p->off;
+		const char *s;
 		size_t len = p->len;
 
 		if (p->kind == PAGE_OP_IMAGE) {
@@ -390,6 +390,8 @@ static int place_split(struct layout *L)
 				return r;
 			continue;
 		}
+		/* Only now: a word of images alone has no text buffer (wbuf may be NULL). */
+		s = L->wbuf + p->off;
 		while (len > 0) {
 			int64_t w;
 			size_t n = page_font_fit(L->e, p->st.font, s, len, L->avail - L->x, &w);

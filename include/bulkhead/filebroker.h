@@ -45,7 +45,9 @@ BH_EXPORT void bh_file_broker_destroy(bh_file_broker *fb);
  * rule that has it. Returns a read-only, close-on-exec fd (caller owns it)
  * or: -EINVAL (empty, absolute, NUL byte, ".." component), -ENAMETOOLONG,
  * -EACCES (no rule allows the name, or it is not a regular file),
- * -ELOOP/-EXDEV (a symlink or mount crossing on the way), -ENOENT.
+ * -ELOOP/-EXDEV (a symlink or mount crossing on the way), -ENOENT, or what
+ * the kernel says of a name it cannot open: -ENOTDIR (a file used as a
+ * directory, "page.html/"), -ENXIO (a socket).
  */
 BH_EXPORT int bh_file_broker_open(const bh_file_broker *fb, const uint8_t *path, size_t len);
 
