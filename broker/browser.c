@@ -26,9 +26,9 @@
 
 /* ---- worker specs ------------------------------------------------------------------ */
 
-static const uint32_t renderer_sends[] = { MSG_PAGE_STATE };
+static const uint32_t renderer_sends[] = { MSG_PAGE_STATE, MSG_PONG, MSG_DEBUG_NOTE };
 static const uint32_t gpu_sends[] = {
-	MSG_BAD_RENDERER, MSG_COMPOSITED, MSG_BENCH_RESULT,
+	MSG_BAD_RENDERER, MSG_COMPOSITED, MSG_BENCH_RESULT, MSG_PONG,
 	BH_MSG_SURFACE_ATTACH, BH_MSG_FRAME_READY, BH_MSG_SURFACE_DETACH,
 };
 
@@ -231,7 +231,8 @@ static bool is_debug_url(const char *url)
 {
 	static const char *const debug[] = {
 		"about:crash", "about:hang", "about:escape", "about:escape-open", "about:escape-socket",
-		"about:escape-exec", "about:badmessage", "about:badframe",
+		"about:escape-exec", "about:badmessage", "about:badframe", "about:flood", "about:fillsocket",
+		"about:stall", "about:oom", "about:forkbomb",
 	};
 
 	for (size_t i = 0; i < sizeof debug / sizeof debug[0]; i++)
@@ -577,10 +578,23 @@ int browser_bench(struct browser *b, unsigned frames)
 	return bh_worker_send(b->gpu, MSG_BENCH_REQUEST, &rq.base, NULL, 0);
 }
 
+static void on_debug_note(struct browser *b, struct tab *t, bh_msg *m)
+{
+	const Browser__DebugNote *dn = (const Browser__DebugNote *)bh_msg_body(m);
+	char text[200];
+
+	sanitize(text, sizeof text, dn->text);
+	browser_say(b, "tab %u: renderer says: %s", t->id, text);
+}
+
 static void on_message(bh_worker *w, bh_msg *m, void *ud)
 {
 	struct browser *b = ud;
 
+	if (bh_msg_type(m) == MSG_PONG) {
+		rel_on_pong(b, w, m);
+		return;
+	}
 	if (w == b->gpu) {
 		switch (bh_msg_type(m)) {
 		case BH_MSG_SURFACE_ATTACH:
@@ -608,6 +622,8 @@ static void on_message(bh_worker *w, bh_msg *m, void *ud)
 	}
 	if (bh_msg_type(m) == MSG_PAGE_STATE && bh_worker_userdata(w))
 		on_page_state(b, bh_worker_userdata(w), m);
+	else if (bh_msg_type(m) == MSG_DEBUG_NOTE && bh_worker_userdata(w))
+		on_debug_note(b, bh_worker_userdata(w), m);
 }
 
 /* ---- supervision ------------------------------------------------------------------------------ */
@@ -637,6 +653,7 @@ static void on_ready(bh_worker *w, void *ud)
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
 
+	rel_on_ready(b, w);
 	if (w == b->gpu) {
 		gpu_ready(b);
 		script_poll(b);
@@ -656,6 +673,7 @@ static void on_exit_cb(bh_worker *w, const bh_exit_info *info, int restarting, v
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
 
+	rel_on_exit(b, w, info, restarting);
 	if (w == b->gpu) {
 		b->gpu_ready = false;
 		bh_surface_destroy(b->out);
@@ -710,6 +728,7 @@ static void on_failed(bh_worker *w, const bh_exit_info *info, void *ud)
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
 
+	rel_on_failed(b, w);
 	if (w == b->gpu) {
 		b->gpu_failed = true;
 		browser_say(b, "gpu process crashed too many times (%s): no more restarts", info->detail);
@@ -810,6 +829,16 @@ int browser_init(struct browser *b)
 		.n_files = 1,
 	};
 
+	if (b->o.chaos_mode) {
+		/*
+		 * `chaos` kills every few hundred milliseconds: the crash-loop
+		 * limit would end the run, not test anything. 1000 restarts in
+		 * 30 s is far above what chaos can reach (at most 300).
+		 */
+		specs[0].crash_limit = 1000;
+		specs[1].crash_limit = 1000;
+	}
+
 	r = bh_loop_create(&b->loop);
 	if (r < 0)
 		return r;
@@ -824,6 +853,9 @@ int browser_init(struct browser *b)
 	r = bh_defer_create(b->loop, reap, b, &b->reaper);
 	if (r < 0)
 		return r;
+	r = rel_init(b);
+	if (r < 0)
+		return r;
 	return bh_worker_start(b->sup, "gpu", NULL, &b->gpu);
 }
 
@@ -833,6 +865,7 @@ void browser_fini(struct browser *b)
 	b->out = NULL;
 	bh_supervisor_destroy(b->sup);
 	b->sup = NULL;
+	rel_fini(b);
 	while (b->tabs) {
 		struct tab *t = b->tabs;
 

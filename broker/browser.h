@@ -44,6 +44,43 @@ enum browser_event {
 	EV_COUNT
 };
 
+/*
+ * What broker/reliability.c keeps per worker incarnation (Pings, the flood
+ * budget) and per worker (chaos kills).
+ */
+struct wrel {
+	uint64_t ping_sent;      /* Pings the channel accepted (seq of the last) */
+	uint64_t pong_seq;       /* seq of the last Pong */
+	uint64_t pongs;
+	uint64_t gaps;           /* Pongs that were not last + 1, plus gaps the worker saw */
+	uint64_t worker_gaps;    /* the latest count the worker reported */
+	uint64_t worker_refused; /* Pongs the worker said its own queue refused */
+	uint64_t wait_since_ns;  /* a Ping is unanswered since (0: none) */
+	uint64_t win_start_ns;   /* flood budget: current one-second window */
+	uint64_t win_recv;       /* messages received before it */
+	bool throttled;          /* channel paused until the window ends */
+	unsigned strikes;        /* windows over budget in a row */
+	uint64_t flood_t0_ns;    /* first throttle of the current flood (0: none) */
+	uint64_t flood_frames0;  /* the broker's frame count then */
+	unsigned chaos_kills;    /* for the worker's whole life */
+	bool chaos_pending;      /* killed by chaos; not back yet */
+	uint64_t queue_full;     /* sends refused with -ENOBUFS, all incarnations */
+	size_t peak_queued;      /* largest send queue seen, bytes */
+};
+
+struct rel_state {
+	bh_timer *tick;
+	uint64_t pings, pongs, gaps, throttles, flood_kills, stall_kills;
+	uint64_t flood_frames, flood_ms; /* frames composited while a worker flooded, and for how long */
+	uint64_t exits[BH_EXIT_KIND_COUNT]; /* ends of renderers and gpu, by kind */
+	long fds, peak_fds, rss_kb, peak_rss_kb;
+	/* chaos */
+	bh_timer *chaos_timer;
+	bool chaos_active;
+	uint64_t chaos_end_ns, chaos_t0_ns, rng;
+	unsigned kills, renderer_kills, gpu_kills, sigkills, sigsegvs;
+};
+
 struct tab {
 	uint32_t id;            /* stable for the tab's life, shown by `list` */
 	bh_worker *w;           /* its renderer (keeps its identity across restarts) */
@@ -71,6 +108,8 @@ struct tab {
 	uint32_t chan_gen;      /* gpu channel of the current renderer incarnation (0: none) */
 	uint32_t shown_kind, shown_gen;
 	uint64_t shown_seq;
+
+	struct wrel rel;
 };
 
 struct browser_opts {
@@ -82,6 +121,7 @@ struct browser_opts {
 	bool verbose;
 	bool stats_json;        /* print stats as JSON at exit */
 	const char *frames_dir; /* every frame as a PNG here */
+	bool chaos_mode;        /* crash-loop limits lifted for `chaos` (--chaos, --chaos-mode) */
 };
 
 struct script;
@@ -123,6 +163,10 @@ struct browser {
 	int preview_rows;       /* rows the preview uses (0: none) */
 	uint64_t preview_last_ns;
 	bh_watch *stdin_watch;
+
+	/* Pings, flood budget, chaos (reliability.c). */
+	struct wrel gpu_rel;
+	struct rel_state rel;
 
 	/* Benchmark results from the gpu. */
 	bool bench_done;
@@ -174,6 +218,26 @@ void script_run(struct browser *b);
 /* Something happened: a waiting command may be satisfied. */
 void script_poll(struct browser *b);
 bool script_idle(const struct browser *b);
+
+/* ---- reliability.c: Pings, flood budget, stall rule, chaos ------------------------- */
+
+int rel_init(struct browser *b);
+void rel_fini(struct browser *b);
+void rel_on_ready(struct browser *b, bh_worker *w);
+void rel_on_exit(struct browser *b, bh_worker *w, const bh_exit_info *info, int restarting);
+void rel_on_failed(struct browser *b, bh_worker *w);
+void rel_on_pong(struct browser *b, bh_worker *w, bh_msg *m);
+/* Starts killing random workers for `secs` seconds (seed 0: from the clock). */
+int rel_chaos_start(struct browser *b, unsigned secs, uint64_t seed);
+/* True while chaos runs or a worker it killed is not back yet. */
+bool rel_chaos_busy(const struct browser *b);
+/* Sends n Pings at once to a worker; says how many the send queue refused. */
+void rel_burst(struct browser *b, bh_worker *w, unsigned n, const char *who);
+struct wrel *rel_of(struct browser *b, const bh_worker *w);
+/* The broker's own open fds and RSS, measured now. */
+void rel_sample(struct browser *b);
+/* The "reliability" JSON object of `stats json`. */
+void rel_print_json(struct browser *b, FILE *f);
 
 /* ---- stats.c: stats, sandbox table, about:sandbox ---------------------------------- */
 

@@ -20,6 +20,9 @@ int browser_registry_create(bh_registry **out)
 		{ MSG_DEBUG_CRASH, &browser__debug_crash__descriptor, 0 },
 		{ MSG_BENCH_REQUEST, &browser__bench_request__descriptor, 0 },
 		{ MSG_BENCH_RESULT, &browser__bench_result__descriptor, 0 },
+		{ MSG_PING, &browser__ping__descriptor, 0 },
+		{ MSG_PONG, &browser__pong__descriptor, 0 },
+		{ MSG_DEBUG_NOTE, &browser__debug_note__descriptor, 0 },
 	};
 	bh_registry *reg;
 	int r;

@@ -20,6 +20,9 @@ enum {
 	MSG_DEBUG_CRASH,                    /* broker -> renderer, gpu: DebugCrash */
 	MSG_BENCH_REQUEST,                  /* broker -> gpu: BenchRequest */
 	MSG_BENCH_RESULT,                   /* gpu -> broker: BenchResult */
+	MSG_PING,                           /* broker -> renderer, gpu: Ping */
+	MSG_PONG,                           /* renderer, gpu -> broker: Pong */
+	MSG_DEBUG_NOTE,                     /* renderer -> broker: DebugNote */
 };
 
 /*

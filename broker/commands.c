@@ -16,7 +16,7 @@
 #define MAX_ARGS 8
 #define DEFAULT_WAIT_S 30
 
-enum wait_kind { W_NONE, W_LOADED, W_FRAMES, W_EVENT, W_SLEEP, W_BENCH };
+enum wait_kind { W_NONE, W_LOADED, W_FRAMES, W_EVENT, W_SLEEP, W_BENCH, W_CHAOS };
 
 struct script {
 	char **lines;
@@ -49,9 +49,13 @@ static const char help_text[] =
 	"  wait event NAME [N] [S]  until NAME happened N times since the last command\n"
 	"  sleep MS              pause the script\n"
 	"  bench [FRAMES]        measure the compositor inside the gpu process\n"
+	"  chaos SECONDS [SEED]  kill random renderers and the gpu every 100-500 ms, then wait\n"
+	"                        until every one is back (use --chaos-mode to lift crash-loop limits)\n"
+	"  burst N [TAB|gpu]     send N Pings at once (shows the bounded send queue)\n"
 	"  help, quit\n"
 	"debug pages: about:crash about:hang about:escape (-open, -socket, -exec) about:badmessage\n"
-	"  about:badframe about:gpucrash about:sandbox about:blank\n"
+	"  about:badframe about:gpucrash about:sandbox about:blank about:animate about:flood\n"
+	"  about:fillsocket about:stall about:oom about:forkbomb\n"
 	"events: loaded error-page crash hang sandbox bad-message renderer-exit restart sad failed\n"
 	"  gpu-exit gpu-ready frame\n";
 
@@ -202,6 +206,8 @@ static bool wait_done(struct browser *b)
 		return bh_now_ns() >= s->deadline_ns;
 	case W_BENCH:
 		return b->bench_done;
+	case W_CHAOS:
+		return !rel_chaos_busy(b);
 	}
 	return true;
 }
@@ -377,6 +383,43 @@ static int run_command(struct browser *b, int argc, char **argv)
 			return -1;
 		}
 		start_wait(b, W_BENCH, 0, 0, 60, "the benchmark");
+		return 0;
+	}
+	if (!strcmp(cmd, "chaos")) {
+		unsigned long long seed = 0;
+		char *end;
+
+		if (argc < 2 || argc > 3 || parse_uint(argv[1], 86400, &n) < 0 || n == 0 ||
+		    (argc == 3 && (errno = 0, seed = strtoull(argv[2], &end, 10), errno || *end))) {
+			browser_say(b, "chaos: usage: chaos SECONDS [SEED] (1 to 86400 seconds)");
+			return -1;
+		}
+		if (rel_chaos_start(b, (unsigned)n, seed) < 0) {
+			browser_say(b, "chaos: already running");
+			return -1;
+		}
+		/* Time to kill, and time for the last ones killed to come back. */
+		start_wait(b, W_CHAOS, 0, 0, (unsigned)n + 60, "chaos to end and every process to come back");
+		return 0;
+	}
+	if (!strcmp(cmd, "burst")) {
+		char name[32];
+
+		if (argc < 2 || argc > 3 || parse_uint(argv[1], 1000000, &n) < 0) {
+			browser_say(b, "burst: usage: burst N [TAB|gpu]");
+			return -1;
+		}
+		if (argc == 3 && !strcmp(argv[2], "gpu")) {
+			rel_burst(b, b->gpu, (unsigned)n, "gpu process");
+			return 0;
+		}
+		t = tab_arg(b, argc, argv, 2, err, sizeof err);
+		if (!t) {
+			browser_say(b, "burst: %s", err);
+			return -1;
+		}
+		snprintf(name, sizeof name, "tab %u", t->id);
+		rel_burst(b, t->w, (unsigned)n, name);
 		return 0;
 	}
 	if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit")) {

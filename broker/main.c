@@ -25,6 +25,9 @@
 #define DEFAULT_FONT_DIR "/usr/share/fonts/truetype/dejavu"
 
 static const char *const default_pages[] = { "index.html", "text.html", "boxes.html", "images.html" };
+/* --chaos: eight tabs, as docs/RELIABILITY.md describes. */
+static const char *const chaos_pages[] = { "index.html", "text.html", "boxes.html", "images.html",
+					   "lists.html", "colors.html", "links.html", "about.html" };
 
 static const char usage[] =
 	"usage: bulkhead-browser [options] [PAGE...]\n"
@@ -40,6 +43,9 @@ static const char usage[] =
 	"  --fonts DIR           the folder holding DejaVuSans.ttf (default " DEFAULT_FONT_DIR ")\n"
 	"  --preview, --no-preview  live terminal preview (default: when stdout is a terminal)\n"
 	"  --stats-json          print per-process statistics as JSON before exiting\n"
+	"  --chaos SECONDS       headless chaos run: 8 tabs (unless pages are given), random renderer\n"
+	"                        and gpu kills for SECONDS, then every tab must load again\n"
+	"  --chaos-mode          lift the crash-loop limits so that scripts can use 'chaos'\n"
 	"  --verbose             log what the framework does\n"
 	"  --help, --version\n";
 
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
 	const char *open_list[BROWSER_MAX_TABS];
 	char pages_abs[PATH_MAX], fonts_abs[PATH_MAX], frames_abs[PATH_MAX], line[PATH_MAX + 32];
 	size_t nopen = 0;
-	unsigned long frames = 0;
+	unsigned long frames = 0, chaos = 0;
 	bool wait_loaded = false;
 	int r, code;
 
@@ -202,13 +208,15 @@ int main(int argc, char **argv)
 			b->o.preview = 1;
 		} else if (!strcmp(a, "--no-preview")) {
 			b->o.preview = 0;
+		} else if (!strcmp(a, "--chaos-mode")) {
+			b->o.chaos_mode = true;
 		} else if (!strcmp(a, "--stats-json")) {
 			b->o.stats_json = true;
 		} else if (!strcmp(a, "--verbose")) {
 			b->o.verbose = true;
 		} else if (strcmp(a, "--frames") && strcmp(a, "--script") && strcmp(a, "--screenshot") &&
 			   strcmp(a, "--frames-dir") && strcmp(a, "--size") && strcmp(a, "--pages") &&
-			   strcmp(a, "--fonts")) {
+			   strcmp(a, "--fonts") && strcmp(a, "--chaos")) {
 			return bad_usage("unknown option '%s'", a);
 		} else if (!v) {
 			return bad_usage("%s needs a value", a);
@@ -219,6 +227,15 @@ int main(int argc, char **argv)
 			frames = strtoul(v, &end, 10);
 			if (errno || *end || !*v || frames == 0 || frames > 1000000)
 				return bad_usage("--frames wants a number from 1 to 1000000, not '%s'", v);
+			i++;
+		} else if (!strcmp(a, "--chaos")) {
+			char *end;
+
+			errno = 0;
+			chaos = strtoul(v, &end, 10);
+			if (errno || *end || !*v || chaos == 0 || chaos > 86400)
+				return bad_usage("--chaos wants a number of seconds from 1 to 86400, not '%s'", v);
+			b->o.chaos_mode = true;
 			i++;
 		} else if (!strcmp(a, "--script")) {
 			script = argv[++i];
@@ -271,7 +288,10 @@ int main(int argc, char **argv)
 	(void)bh_loop_add_signal(b->loop, SIGTERM, on_signal, b, NULL);
 
 	/* The start-up commands, then the script, as one queue. */
-	if (nopen == 0) {
+	if (nopen == 0 && chaos) {
+		for (size_t i = 0; i < sizeof chaos_pages / sizeof chaos_pages[0]; i++)
+			open_list[nopen++] = chaos_pages[i];
+	} else if (nopen == 0) {
 		for (size_t i = 0; i < sizeof default_pages / sizeof default_pages[0]; i++)
 			open_list[nopen++] = default_pages[i];
 	}
@@ -288,6 +308,14 @@ int main(int argc, char **argv)
 	if (frames) {
 		snprintf(line, sizeof line, "wait frames %lu", frames);
 		script_push(b, line);
+	}
+	if (chaos) {
+		/* Every tab up first, then the kills, then every tab up again. */
+		script_push(b, "wait loaded");
+		snprintf(line, sizeof line, "chaos %lu", chaos);
+		script_push(b, line);
+		script_push(b, "wait loaded");
+		script_push(b, "list");
 	}
 	code = EXIT_OK;
 	if (script && load_script(b, script) < 0)

@@ -93,6 +93,7 @@ static void json_string(FILE *f, const char *s)
 }
 
 struct row {
+	bh_worker *w;
 	pid_t pid;
 	const char *type;
 	unsigned tab;
@@ -105,15 +106,15 @@ static size_t collect(struct browser *b, struct row *rows, size_t max)
 {
 	size_t n = 0;
 
-	rows[n++] = (struct row){ getpid(), "broker", 0, 0, NULL, NULL };
-	rows[n++] = (struct row){ bh_supervisor_zygote_pid(b->sup), "zygote", 0, 0, NULL, NULL };
+	rows[n++] = (struct row){ NULL, getpid(), "broker", 0, 0, NULL, NULL };
+	rows[n++] = (struct row){ NULL, bh_supervisor_zygote_pid(b->sup), "zygote", 0, 0, NULL, NULL };
 	if (b->gpu)
-		rows[n++] = (struct row){ bh_worker_pid(b->gpu), "gpu", 0, bh_worker_restarts(b->gpu),
+		rows[n++] = (struct row){ b->gpu, bh_worker_pid(b->gpu), "gpu", 0, bh_worker_restarts(b->gpu),
 					  bh_worker_last_exit(b->gpu), bh_worker_sandbox_status(b->gpu) };
 	for (struct tab *t = b->tabs; t && n < max; t = t->next) {
 		if (t->closing)
 			continue;
-		rows[n++] = (struct row){ bh_worker_pid(t->w), "renderer", browser_tab_index(b, t),
+		rows[n++] = (struct row){ t->w, bh_worker_pid(t->w), "renderer", browser_tab_index(b, t),
 					  bh_worker_restarts(t->w), bh_worker_last_exit(t->w),
 					  bh_worker_sandbox_status(t->w) };
 	}
@@ -166,6 +167,20 @@ void stats_print(struct browser *b, FILE *f, bool json)
 			json_string(f, last);
 		else
 			fputs("null", f);
+		if (i == 0) {
+			rel_sample(b);
+			fputs(",\"reliability\":", f);
+			rel_print_json(b, f);
+		}
+		if (rows[i].w) {
+			const struct wrel *r = rel_of(b, rows[i].w);
+
+			if (r)
+				fprintf(f, ",\"chaos_kills\":%u,\"pings\":%llu,\"pongs\":%llu,\"seq_gaps\":%llu,"
+					"\"queue_full\":%llu,\"peak_queued_bytes\":%zu", r->chaos_kills,
+					(unsigned long long)r->ping_sent, (unsigned long long)r->pongs,
+					(unsigned long long)r->gaps, (unsigned long long)r->queue_full, r->peak_queued);
+		}
 		fputs(",\"sandbox_summary\":", f);
 		json_string(f, sum);
 		fputs(",\"sandbox\":", f);

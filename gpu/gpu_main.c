@@ -69,11 +69,13 @@ struct gpu {
 	uint64_t last_ns;
 	uint64_t scene_serial;
 	bool scene_pending; /* a new Scene must be acknowledged by a frame, changed or not */
+	uint64_t ping_seq, ping_gaps, pong_refused; /* the broker's Pings (broker/reliability.c) */
 };
 
 static struct gpu G;
 
 static void schedule(struct gpu *g);
+static void report_held(struct gpu *g);
 
 static void segfault(void)
 {
@@ -195,6 +197,7 @@ static void renderer_frame(struct gpu *g, struct gtab *t, bh_msg *m)
 	if (g->comp)
 		(void)comp_set_frame(g->comp, t->id, &fr, &d);
 	schedule(g);
+	report_held(g);
 }
 
 static void renderer_message(bh_channel *ch, bh_msg *m, void *ud)
@@ -374,6 +377,46 @@ static void on_scene(struct gpu *g, bh_msg *m)
 
 /* ---- output ------------------------------------------------------------------------ */
 
+/* What the compositor holds for every tab of the scene, for Composited. */
+static void fill_shown(struct gpu *g, Browser__Composited *cm, Browser__TabShown *shown,
+		       Browser__TabShown **shownp)
+{
+	for (size_t i = 0; i < g->nscene; i++) {
+		struct gtab *t = tab_find(g, g->scene[i].id);
+		enum comp_kind k = COMP_BLANK;
+
+		browser__tab_shown__init(&shown[i]);
+		(void)comp_tab_kind(g->comp, g->scene[i].id, &k);
+		shown[i].tab_id = g->scene[i].id;
+		shown[i].kind = (uint32_t)k;
+		if (t && t->held >= 0) {
+			shown[i].generation = t->gen;
+			shown[i].frame_seq = t->seq;
+		}
+		shownp[i] = &shown[i];
+	}
+	cm->tabs = shownp;
+	cm->n_tabs = g->nscene;
+}
+
+/*
+ * A frame of a tab that is not on screen damages nothing, so no output
+ * frame follows and no Composited would tell the broker that the gpu holds
+ * it: `wait loaded` would wait for a frame that never comes. Say so without
+ * a frame (seq 0) when nothing else is about to be composited.
+ */
+static void report_held(struct gpu *g)
+{
+	Browser__Composited cm = BROWSER__COMPOSITED__INIT;
+	Browser__TabShown shown[COMP_MAX_TABS], *shownp[COMP_MAX_TABS];
+
+	if (!g->comp || !g->out || g->scene_pending || comp_has_damage(g->comp))
+		return;
+	fill_shown(g, &cm, shown, shownp);
+	cm.scene_serial = g->scene_serial;
+	(void)bh_channel_send(g->broker, MSG_COMPOSITED, &cm.base, NULL, 0);
+}
+
 static void compose(struct gpu *g)
 {
 	Browser__Composited cm = BROWSER__COMPOSITED__INIT;
@@ -400,22 +443,7 @@ static void compose(struct gpu *g)
 	cm.damage_y = (uint32_t)d.y;
 	cm.damage_w = (uint32_t)d.w;
 	cm.damage_h = (uint32_t)d.h;
-	for (size_t i = 0; i < g->nscene; i++) {
-		struct gtab *t = tab_find(g, g->scene[i].id);
-		enum comp_kind k = COMP_BLANK;
-
-		browser__tab_shown__init(&shown[i]);
-		(void)comp_tab_kind(g->comp, g->scene[i].id, &k);
-		shown[i].tab_id = g->scene[i].id;
-		shown[i].kind = (uint32_t)k;
-		if (t && t->held >= 0) {
-			shown[i].generation = t->gen;
-			shown[i].frame_seq = t->seq;
-		}
-		shownp[i] = &shown[i];
-	}
-	cm.tabs = shownp;
-	cm.n_tabs = g->nscene;
+	fill_shown(g, &cm, shown, shownp);
 	/* Composited first: the broker reads it when the frame itself arrives. */
 	cm.seq = 0;
 	if (bh_surface_send_ready(g->broker, g->out, slot, NULL, &seq) < 0) {
@@ -636,6 +664,20 @@ static void broker_message(bh_worker_ctx *ctx, bh_msg *m, void *ud)
 	case MSG_BENCH_REQUEST:
 		on_bench(g, m);
 		return;
+	case MSG_PING: {
+		const Browser__Ping *p = (const Browser__Ping *)bh_msg_body(m);
+		Browser__Pong pg = BROWSER__PONG__INIT;
+
+		if (p->seq != g->ping_seq + 1)
+			g->ping_gaps++;
+		g->ping_seq = p->seq;
+		pg.seq = p->seq;
+		pg.gaps = g->ping_gaps;
+		pg.refused = g->pong_refused;
+		if (bh_channel_send(g->broker, MSG_PONG, &pg.base, NULL, 0) < 0)
+			g->pong_refused++;
+		return;
+	}
 	default:
 		bh_channel_bad_message(g->broker, "unexpected message for the gpu");
 		return;

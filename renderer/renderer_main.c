@@ -15,10 +15,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -104,6 +106,14 @@ struct renderer {
 	char title[PAGE_MAX_TITLE_BYTES + 1];
 	uint64_t render_us;
 	uint64_t last_seq;
+
+	/* Pings from the broker (broker/reliability.c): the last seq, and how many were not last + 1. */
+	uint64_t ping_seq, ping_gaps, pong_refused;
+
+	/* Debug pages that keep running: about:animate, about:flood, about:fillsocket. */
+	bh_timer *anim;
+	uint32_t anim_frame;
+	bh_defer *flood;
 };
 
 static struct renderer R;
@@ -165,6 +175,30 @@ static void segfault(void)
 
 /* ---- results -------------------------------------------------------------------- */
 
+#define ANIM_BOX 96
+#define ANIM_COLOR 0xff1565c0u
+#define ANIM_FRAME_MS 40
+
+/*
+ * about:animate: a white page with a blue square that moves one step per
+ * frame along the top, so that the tab produces frames for as long as it is
+ * shown (the reliability tests watch other tabs' frames while one misbehaves).
+ * The square never covers (20..ANIM_BOX+20, 200..): a fixed white probe spot.
+ */
+static int paint_animation(struct renderer *r, struct page_surface *s)
+{
+	int x0 = 20 + (int)(r->anim_frame % 40u) * 8;
+
+	for (int y = 0; y < s->height; y++) {
+		uint32_t *row = (uint32_t *)(void *)((uint8_t *)s->pixels + (size_t)y * s->stride);
+
+		for (int x = 0; x < s->width; x++)
+			row[x] = y >= 40 && y < 40 + ANIM_BOX && x >= x0 && x < x0 + ANIM_BOX ? ANIM_COLOR
+											       : 0xffffffffu;
+	}
+	return 0;
+}
+
 static void send_state(struct renderer *r)
 {
 	Browser__PageState ps = BROWSER__PAGE_STATE__INIT;
@@ -202,7 +236,9 @@ static void present(struct renderer *r)
 	s.width = (int)r->width;
 	s.height = (int)r->height;
 	s.stride = bh_surface_get_geometry(r->surf)->stride;
-	if (r->doc)
+	if (r->anim && bh_timer_armed(r->anim))
+		e = paint_animation(r, &s);
+	else if (r->doc)
 		e = page_doc_paint(r->engine, r->doc, &s, 0);
 	else
 		e = page_render_error(r->engine, &s, r->url, r->error);
@@ -431,6 +467,120 @@ static void page_opened(bh_worker_ctx *ctx, int fd, void *ud)
 	layout_pass(r);
 }
 
+static void note(struct renderer *r, const char *text)
+{
+	Browser__DebugNote dn = BROWSER__DEBUG_NOTE__INIT;
+
+	dn.text = (char *)text;
+	(void)bh_channel_send(r->broker, MSG_DEBUG_NOTE, &dn.base, NULL, 0);
+	(void)bh_channel_flush(r->broker);
+}
+
+static void animate_tick(bh_timer *t, void *ud)
+{
+	struct renderer *r = ud;
+
+	r->anim_frame++;
+	present(r);
+}
+
+/* A message the broker must read, decode and then drop (no navigation has id 0). */
+static int flood_one(struct renderer *r)
+{
+	Browser__PageState ps = BROWSER__PAGE_STATE__INIT;
+
+	ps.title = (char *)"flood";
+	ps.error = (char *)"";
+	return bh_channel_send(r->broker, MSG_PAGE_STATE, &ps.base, NULL, 0);
+}
+
+/* about:flood: as many messages as the channel takes, every loop round, heartbeats still flowing. */
+static void flood_more(bh_defer *d, void *ud)
+{
+	struct renderer *r = ud;
+
+	while (flood_one(r) == 0)
+		;
+	(void)bh_channel_flush(r->broker);
+	bh_defer_schedule(d);
+}
+
+/*
+ * about:fillsocket: write without ever returning to the loop. Whenever the
+ * broker reads slower (or throttles it), the socket buffer fills, then its
+ * own send queue: from then on every send fails and it spins.
+ */
+static void fill_socket(struct renderer *r)
+{
+	bh_channel_pause(r->broker, 1);
+	for (;;) {
+		(void)flood_one(r);
+		(void)bh_channel_flush(r->broker);
+	}
+}
+
+/*
+ * about:oom: take address space 16 MiB at a time until the kernel refuses
+ * (RLIMIT_AS of the renderer profile), then end as a worker out of memory
+ * does. One page per block is touched: the limit is on address space, and
+ * committing gigabytes would test the machine's OOM killer instead. Sanitizer
+ * builds run without RLIMIT_AS (docs/SANDBOX.md): there the page stops at the
+ * profile's figure by itself, so the outcome is the same.
+ */
+static void eat_memory(void)
+{
+	const size_t block = 16u << 20;
+	struct rlimit rl;
+	uint64_t budget = 0, total = 0;
+
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY)
+		budget = 2ull << 30;
+	for (;;) {
+		void *p = mmap(NULL, block, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED || (budget && total >= budget))
+			_exit(BH_WORKER_EXIT_OOM);
+		*(volatile char *)p = 1;
+		total += block;
+	}
+}
+
+static void *idle_thread(void *arg)
+{
+	for (;;)
+		sleep(1000);
+	return arg;
+}
+
+/*
+ * about:forkbomb: threads until RLIMIT_NPROC refuses one, then a process,
+ * which the seccomp filter answers by killing the renderer (clone without the
+ * thread flags is not on its list).
+ */
+static void fork_bomb(struct renderer *r)
+{
+	char text[128];
+	unsigned n = 0;
+	int e = 0;
+
+	for (; n < 4096; n++) {
+		pthread_t t;
+		pthread_attr_t a;
+
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, 64u << 10);
+		e = pthread_create(&t, &a, idle_thread, NULL);
+		pthread_attr_destroy(&a);
+		if (e)
+			break;
+	}
+	snprintf(text, sizeof text, "about:forkbomb: %u threads, then pthread_create: %s; now fork()", n,
+		 e ? strerror(e) : "no refusal");
+	note(r, text);
+	for (;;)
+		(void)fork();
+}
+
 static void debug_page(struct renderer *r)
 {
 	static const char blank[] = "<title>about:blank</title>";
@@ -479,6 +629,36 @@ static void debug_page(struct renderer *r)
 		}
 		r->step = DONE;
 		return;
+	} else if (!strcmp(r->url, "about:animate")) {
+		if (!r->anim && bh_timer_create(bh_worker_ctx_loop(r->ctx), animate_tick, r, &r->anim) < 0) {
+			finish(r, NULL, 0, "cannot start the animation timer");
+			return;
+		}
+		(void)bh_timer_arm(r->anim, ANIM_FRAME_MS, ANIM_FRAME_MS);
+		finish(r, NULL, 1, NULL);
+		return;
+	} else if (!strcmp(r->url, "about:flood") || !strcmp(r->url, "about:fillsocket")) {
+		if (!strcmp(r->url, "about:fillsocket"))
+			fill_socket(r); /* never returns */
+		if (!r->flood && bh_defer_create(bh_worker_ctx_loop(r->ctx), flood_more, r, &r->flood) < 0) {
+			finish(r, NULL, 0, "cannot start flooding");
+			return;
+		}
+		bh_defer_schedule(r->flood);
+		r->step = DONE;
+		return;
+	} else if (!strcmp(r->url, "about:stall")) {
+		/*
+		 * Stop reading the broker's channel but keep the loop (and so the
+		 * heartbeats) alive: only the broker's Pings can tell.
+		 */
+		bh_channel_pause(r->broker, 1);
+		r->step = DONE;
+		return;
+	} else if (!strcmp(r->url, "about:oom")) {
+		eat_memory(); /* never returns */
+	} else if (!strcmp(r->url, "about:forkbomb")) {
+		fork_bomb(r); /* never returns */
 	} else if (!strcmp(r->url, "about:blank")) {
 		r->html = malloc(sizeof blank - 1);
 		if (r->html) {
@@ -737,6 +917,8 @@ static void on_navigate(struct renderer *r, bh_msg *m)
 		return;
 	}
 	/* Whatever is still in flight for the previous navigation is ignored on arrival. */
+	if (r->anim)
+		bh_timer_disarm(r->anim);
 	blob_release(&r->page);
 	for (size_t i = 0; i < r->nimages; i++)
 		blob_release(&r->images[i].blob);
@@ -774,6 +956,20 @@ static void broker_message(bh_worker_ctx *ctx, bh_msg *m, void *ud)
 	case MSG_DEBUG_CRASH:
 		segfault();
 		return;
+	case MSG_PING: {
+		const Browser__Ping *p = (const Browser__Ping *)bh_msg_body(m);
+		Browser__Pong pg = BROWSER__PONG__INIT;
+
+		if (p->seq != r->ping_seq + 1)
+			r->ping_gaps++;
+		r->ping_seq = p->seq;
+		pg.seq = p->seq;
+		pg.gaps = r->ping_gaps;
+		pg.refused = r->pong_refused;
+		if (bh_channel_send(r->broker, MSG_PONG, &pg.base, NULL, 0) < 0)
+			r->pong_refused++;
+		return;
+	}
 	default:
 		/* The broker is trusted, but a message we do not know is a bug: stop. */
 		bh_channel_bad_message(r->broker, "unexpected message for a renderer");

@@ -608,6 +608,12 @@ static void worker_kill(bh_worker *w, bh_exit_kind why, int bad_reason, const ch
 	/* Still spawning: the kill happens when the zygote tells us the pid. */
 }
 
+void bh_worker_hung(bh_worker *w, const char *detail)
+{
+	if (w->pidfd >= 0)
+		worker_kill(w, BH_EXIT_HUNG, 0, "%s", detail ? detail : "hung");
+}
+
 int bh_worker_kill(bh_worker *w, int sig)
 {
 	if (w->pidfd < 0)

@@ -225,6 +225,13 @@ BH_EXPORT const bh_exit_info *bh_worker_last_exit(const bh_worker *w);
 BH_EXPORT const bh_sandbox_status *bh_worker_sandbox_status(const bh_worker *w);
 /* Declares the message being handled bad: the worker is killed as a bad-message sender. */
 BH_EXPORT void bh_worker_bad_message(bh_worker *w, const char *detail);
+/*
+ * Declares the worker hung by a check of the application's own (a request it
+ * never answered, a channel it stopped reading while its heartbeats go on):
+ * it is killed and its end classified BH_EXIT_HUNG with `detail`, as the
+ * heartbeat watchdog would. No-op unless a process is running.
+ */
+BH_EXPORT void bh_worker_hung(bh_worker *w, const char *detail);
 
 /* Iterates over workers: first with NULL, then the previous one; NULL at the end. */
 BH_EXPORT bh_worker *bh_supervisor_next(const bh_supervisor *sup, const bh_worker *prev);
