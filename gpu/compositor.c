@@ -339,6 +339,8 @@ int comp_set_sad(struct compositor *c, uint32_t tab_id, const struct comp_frame 
 
 static void fill(uint32_t *dst, size_t stride, struct comp_rect r, uint32_t color, uint64_t *bytes)
 {
+	if (r.w <= 0 || r.h <= 0)
+		return;
 	for (int y = r.y; y < r.y + r.h; y++) {
 		uint32_t *row = (uint32_t *)((uint8_t *)dst + (size_t)y * stride) + r.x;
 
@@ -475,9 +477,51 @@ static void thumb(struct compositor *c, uint32_t *dst, size_t stride, struct com
 	*bytes += (uint64_t)to.w * (uint64_t)to.h * 4u;
 }
 
+/*
+ * Paints the background of the grid everywhere but under the thumbnails,
+ * which are drawn next: filling the whole area first would write most of the
+ * window twice.
+ */
+static void fill_background(struct compositor *c, uint32_t *dst, size_t stride, uint64_t *bytes)
+{
+	struct comp_rect content = content_rect(c), cell, th, last;
+	size_t cols = 1, cells;
+
+	while (cols * cols < c->n)
+		cols++;
+	cells = c->n ? ((c->n + cols - 1) / cols) * cols : 0;
+	for (size_t i = 0; i < cells; i++) {
+		grid(c, i, &cell, &th);
+		if (i >= c->n) {
+			fill(dst, stride, cell, COL_OVERVIEW, bytes);
+			continue;
+		}
+		fill(dst, stride, (struct comp_rect){ cell.x, cell.y, cell.w, th.y - cell.y }, COL_OVERVIEW, bytes);
+		fill(dst, stride, (struct comp_rect){ cell.x, th.y + th.h, cell.w, cell.y + cell.h - th.y - th.h },
+		     COL_OVERVIEW, bytes);
+		fill(dst, stride, (struct comp_rect){ cell.x, th.y, th.x - cell.x, th.h }, COL_OVERVIEW, bytes);
+		fill(dst, stride, (struct comp_rect){ th.x + th.w, th.y, cell.x + cell.w - th.x - th.w, th.h },
+		     COL_OVERVIEW, bytes);
+	}
+	if (!cells) {
+		fill(dst, stride, content, COL_OVERVIEW, bytes);
+		return;
+	}
+	/* What the whole cells leave at the right and bottom edges. */
+	grid(c, cells - 1, &last, &th);
+	fill(dst, stride,
+	     rect_clip((struct comp_rect){ last.x + last.w, content.y, content.x + content.w - last.x - last.w,
+					   content.h }, content),
+	     COL_OVERVIEW, bytes);
+	fill(dst, stride,
+	     rect_clip((struct comp_rect){ content.x, last.y + last.h, content.w,
+					   content.y + content.h - last.y - last.h }, content),
+	     COL_OVERVIEW, bytes);
+}
+
 static void draw_overview(struct compositor *c, uint32_t *dst, size_t stride, uint64_t *bytes)
 {
-	fill(dst, stride, content_rect(c), COL_OVERVIEW, bytes);
+	fill_background(c, dst, stride, bytes);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct comp_tab *t = &c->tabs[i];
 		const struct comp_frame *pic = picture(t);
