@@ -35,7 +35,46 @@ struct compositor {
 	struct comp_rect miss[COMP_MAX_SLOTS];
 	struct comp_rect since_last;
 	int *xmap; /* scratch for scaling thumbnails, w entries */
+	/*
+	 * Scaled thumbnails for the overview, one per tab id: rescaling is a
+	 * gather per pixel, so a tab's thumbnail is rebuilt only when its picture
+	 * changed (comp_set_frame/comp_set_sad) or the grid moved, and copied
+	 * row by row otherwise.
+	 */
+	struct thumb_cache {
+		uint32_t id;       /* 0: unused */
+		const void *pixels; /* the picture it was scaled from */
+		int w, h;
+		int valid;
+		uint32_t *buf;
+		size_t cap;        /* pixels */
+	} thumbs[COMP_MAX_TABS];
 };
+
+/* The cache entry of tab `id`, or a free one for it; NULL when full. */
+static struct thumb_cache *thumb_entry(struct compositor *c, uint32_t id)
+{
+	struct thumb_cache *free_one = NULL;
+
+	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
+		if (c->thumbs[i].id == id)
+			return &c->thumbs[i];
+		if (!c->thumbs[i].id && !free_one)
+			free_one = &c->thumbs[i];
+	}
+	if (free_one) {
+		free_one->id = id;
+		free_one->valid = 0;
+	}
+	return free_one;
+}
+
+static void thumb_invalidate(struct compositor *c, uint32_t id)
+{
+	for (size_t i = 0; i < COMP_MAX_TABS; i++)
+		if (c->thumbs[i].id == id)
+			c->thumbs[i].valid = 0;
+}
 
 /* ---- rectangles ------------------------------------------------------------ */
 
@@ -141,6 +180,8 @@ void comp_destroy(struct compositor *c)
 	if (!c)
 		return;
 	free(c->xmap);
+	for (size_t i = 0; i < COMP_MAX_TABS; i++)
+		free(c->thumbs[i].buf);
 	free(c);
 }
 
@@ -293,6 +334,19 @@ int comp_set_scene(struct compositor *c, const struct comp_tab *tabs, size_t n, 
 	c->n = n;
 	c->active = active;
 	c->overview = overview != 0;
+	/* Thumbnails of tabs that left the scene free their cache entries. */
+	for (size_t e = 0; e < COMP_MAX_TABS; e++) {
+		size_t i;
+
+		if (!c->thumbs[e].id)
+			continue;
+		for (i = 0; i < n && c->tabs[i].id != c->thumbs[e].id; i++)
+			;
+		if (i == n) {
+			c->thumbs[e].id = 0;
+			c->thumbs[e].valid = 0;
+		}
+	}
 	if (strip_changed)
 		damage(c, strip_rect(c));
 	if (content_changed)
@@ -311,6 +365,7 @@ int comp_set_frame(struct compositor *c, uint32_t tab_id, const struct comp_fram
 		return -ENOENT;
 	before = effective(t);
 	t->frame = frame ? *frame : (struct comp_frame){ NULL, 0 };
+	thumb_invalidate(c, tab_id);
 	r = tab_rect_of(c, t);
 	if (rect_empty(&r))
 		return 0;
@@ -331,6 +386,7 @@ int comp_set_sad(struct compositor *c, uint32_t tab_id, const struct comp_frame 
 	if (!t)
 		return -ENOENT;
 	t->sad = sad ? *sad : (struct comp_frame){ NULL, 0 };
+	thumb_invalidate(c, tab_id);
 	damage(c, tab_rect_of(c, t));
 	return 0;
 }
@@ -482,6 +538,42 @@ static void thumb(struct compositor *c, uint32_t *dst, size_t stride, struct com
  * which are drawn next: filling the whole area first would write most of the
  * window twice.
  */
+/* Draws a tab's thumbnail from its cache, rebuilding the cache if it is stale. */
+static void cached_thumb(struct compositor *c, uint32_t id, uint32_t *dst, size_t stride,
+			 struct comp_rect to, const struct comp_frame *pic, uint64_t *bytes)
+{
+	struct thumb_cache *e = thumb_entry(c, id);
+	size_t need = (size_t)to.w * (size_t)to.h;
+
+	if (!e || to.w <= 0 || to.h <= 0) {
+		thumb(c, dst, stride, to, pic, bytes);
+		return;
+	}
+	if (!e->valid || e->pixels != pic->pixels || e->w != to.w || e->h != to.h) {
+		if (need > e->cap) {
+			uint32_t *nb = realloc(e->buf, need * sizeof *nb);
+
+			if (!nb) {
+				thumb(c, dst, stride, to, pic, bytes);
+				return;
+			}
+			e->buf = nb;
+			e->cap = need;
+		}
+		/* Scale into the cache (a stride of one thumbnail row), then copy as below. */
+		thumb(c, e->buf, (size_t)to.w * 4u, (struct comp_rect){ 0, 0, to.w, to.h }, pic, bytes);
+		*bytes -= (uint64_t)need * 4u; /* counted once, when copied out */
+		e->pixels = pic->pixels;
+		e->w = to.w;
+		e->h = to.h;
+		e->valid = 1;
+	}
+	for (int y = 0; y < to.h; y++)
+		memcpy((uint8_t *)dst + (size_t)(to.y + y) * stride + (size_t)to.x * 4u,
+		       e->buf + (size_t)y * (size_t)to.w, (size_t)to.w * 4u);
+	*bytes += (uint64_t)need * 4u;
+}
+
 static void fill_background(struct compositor *c, uint32_t *dst, size_t stride, uint64_t *bytes)
 {
 	struct comp_rect content = content_rect(c), cell, th, last;
@@ -533,7 +625,7 @@ static void draw_overview(struct compositor *c, uint32_t *dst, size_t stride, ui
 			fill(dst, stride, rect_clip(frame, content_rect(c)), COL_ACCENT, bytes);
 		}
 		if (pic)
-			thumb(c, dst, stride, th, pic, bytes);
+			cached_thumb(c, t->id, dst, stride, th, pic, bytes);
 		else
 			fill(dst, stride, th, COL_BLANK, bytes);
 		label = (struct comp_rect){ th.x, th.y + th.h + 4, th.w, LABEL_H - 4 };

@@ -108,6 +108,39 @@ static void test_copy_and_damage(void **state)
 		}
 		assert_true(na > 1000 && nb > 1000);
 	}
+	/*
+	 * Thumbnails are cached per tab: a tab's new picture, even in the same
+	 * buffer, must replace its thumbnail, and the other tab's must stay.
+	 */
+	for (size_t i = 0; i < (size_t)W * CH; i++)
+		a[i] = 0xff778899u;
+	assert_int_equal(comp_set_frame(c, 1, &fa, NULL), 0);
+	assert_true(comp_has_damage(c));
+	assert_int_equal(comp_draw(c, 0, out[0], W * 4, &d, &bytes), 0);
+	{
+		unsigned na = 0, nb = 0, stale = 0;
+
+		for (size_t i = (size_t)STRIP * W; i < (size_t)W * H; i++) {
+			na += out[0][i] == 0xff778899u;
+			nb += out[0][i] == 0xff445566u;
+			stale += out[0][i] == 0xff112233u;
+		}
+		assert_true(na > 1000 && nb > 1000);
+		assert_int_equal(stale, 0);
+	}
+	/* A tab that leaves the scene and comes back is scaled afresh. */
+	assert_int_equal(comp_set_scene(c, &tabs[1], 1, 2, 1), 0);
+	assert_int_equal(comp_draw(c, 0, out[0], W * 4, &d, &bytes), 0);
+	assert_int_equal(comp_set_scene(c, tabs, 2, 2, 1), 0);
+	assert_int_equal(comp_set_frame(c, 1, &fa, NULL), 0);
+	assert_int_equal(comp_draw(c, 0, out[0], W * 4, &d, &bytes), 0);
+	{
+		unsigned na = 0;
+
+		for (size_t i = (size_t)STRIP * W; i < (size_t)W * H; i++)
+			na += out[0][i] == 0xff778899u;
+		assert_true(na > 1000);
+	}
 	comp_destroy(c);
 	free(a);
 	free(b);
