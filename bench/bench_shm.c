@@ -26,6 +26,7 @@
 #include <bulkhead/shm.h>
 
 #include "bench/bench.h"
+#include "common/internal.h"
 
 #define DAMAGE 64u /* side of the square the producer draws and the consumer reads */
 #define PAGE 4096u
@@ -390,40 +391,6 @@ out:
 
 /* ---- the same frame through a stream socket ----------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* Reads whole frames, looks at the same 64x64 square the consumer reads, acks with a byte. */
 __attribute__((noreturn)) static void copy_receiver(int fd, size_t size, uint32_t stride)
 {
@@ -433,11 +400,11 @@ __attribute__((noreturn)) static void copy_receiver(int fd, size_t size, uint32_
 	if (!buf)
 		_exit(1);
 	for (;;) {
-		if (read_all(fd, buf, size) < 0)
+		if (bh__read_full(fd, buf, size) < 0)
 			break;
 		for (uint32_t y = 0; y < DAMAGE; y++)
 			sum += ((const uint32_t *)(buf + (size_t)y * stride))[0];
-		if (write_all(fd, (const uint8_t *)"k", 1) < 0)
+		if (bh__write_full(fd, (const uint8_t *)"k", 1) < 0)
 			_exit(1);
 	}
 	free(buf);
@@ -476,9 +443,9 @@ static int socket_copy(const struct frame_size *fs, unsigned iters, double *lat)
 	for (unsigned i = 0; r == 0 && i < iters + 1; i++) {
 		uint64_t t0 = bh_now_ns();
 
-		r = write_all(sv[0], frame, size);
+		r = bh__write_full(sv[0], frame, size);
 		if (r == 0)
-			r = read_all(sv[0], &ack, 1);
+			r = bh__read_full(sv[0], &ack, 1);
 		if (r == 0 && i > 0)
 			lat[i - 1] = (double)(bh_now_ns() - t0) / 1e3;
 	}
@@ -506,7 +473,7 @@ __attribute__((noreturn)) static void pong(int fd)
 			continue;
 		if (n <= 0)
 			break;
-		if (write_all(fd, buf, (size_t)n) < 0)
+		if (bh__write_full(fd, buf, (size_t)n) < 0)
 			_exit(1);
 	}
 	_exit(0);
@@ -540,9 +507,9 @@ static int raw_pingpong(unsigned warmup, unsigned iters, double *lat)
 	for (unsigned i = 0; r == 0 && i < warmup + iters; i++) {
 		uint64_t t0 = bh_now_ns();
 
-		r = write_all(sv[0], buf, sizeof buf);
+		r = bh__write_full(sv[0], buf, sizeof buf);
 		if (r == 0)
-			r = read_all(sv[0], buf, sizeof buf);
+			r = bh__read_full(sv[0], buf, sizeof buf);
 		if (r == 0 && i >= warmup)
 			lat[i - warmup] = (double)(bh_now_ns() - t0) / 1e3;
 	}

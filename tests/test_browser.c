@@ -121,14 +121,6 @@ static void expect_output(const struct run *r, const char *needle)
 	}
 }
 
-static unsigned count(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
 
 /* ---- screenshots ------------------------------------------------------------------ */
 
@@ -215,7 +207,7 @@ static void test_tabs_and_pixels(void **state)
 	run_browser(&r, text, args);
 	expect_status(&r, 0);
 	expect_output(&r, "\"Coloured boxes\"");
-	assert_int_equal(count(r.out, "loaded "), 4);
+	assert_int_equal(bh_test_count_substr(r.out, "loaded "), 4);
 
 	shot_load(&s, "index.png");
 	/* index.html's logo.png at its natural size: four known quadrants. */
@@ -342,7 +334,7 @@ static void test_gpu_crash(void **state)
 	run_browser(&r, text, args);
 	expect_status(&r, 0);
 	expect_output(&r, "gpu process back");
-	assert_int_equal(count(r.out, "loaded "), 3);
+	assert_int_equal(bh_test_count_substr(r.out, "loaded "), 3);
 	shot_load(&s, "gpu.png");
 	expect_px(&s, 100, 80, 0xd32f2f);
 	shot_free(&s);
@@ -392,12 +384,12 @@ static void test_bad_pages(void **state)
 	assert_true(n >= 10);
 	run_browser(&r, script, args);
 	expect_status(&r, 0);
-	if (count(r.out, "error page: ") != n)
-		fail_msg("%u bad pages, %u error pages:\n%s", n, count(r.out, "error page: "), r.out);
+	if (bh_test_count_substr(r.out, "error page: ") != n)
+		fail_msg("%u bad pages, %u error pages:\n%s", n, bh_test_count_substr(r.out, "error page: "), r.out);
 	expect_output(&r, "(bad/binary.html): error page: ");
 	expect_output(&r, "(bad/huge.html): error page: page is");
 	/* No renderer died: a bad page is refused, not a crash. */
-	assert_int_equal(count(r.out, "renderer pid"), 0);
+	assert_int_equal(bh_test_count_substr(r.out, "renderer pid"), 0);
 	shot_load(&s, "good.png");
 	expect_px(&s, 100, 80, 0xd32f2f);
 	shot_free(&s);
@@ -440,7 +432,7 @@ static void test_close_reopen_and_crash_loop(void **state)
 	expect_output(&r, "giving up");
 	expect_output(&r, "1  failed   boxes.html");
 	/* The others never noticed. */
-	assert_int_equal(count(r.out, "3  loaded   colors.html"), 2);
+	assert_int_equal(bh_test_count_substr(r.out, "3  loaded   colors.html"), 2);
 	run_free(&r);
 }
 
@@ -457,11 +449,11 @@ static void test_bad_usage(void **state)
 	run_browser(&r, NULL, bogus);
 	assert_int_equal(r.status, 2);
 	expect_output(&r, "unknown option '--bogus'");
-	assert_int_equal(count(r.out, "\n"), 1);
+	assert_int_equal(bh_test_count_substr(r.out, "\n"), 1);
 	run_free(&r);
 	run_browser(&r, NULL, size);
 	assert_int_equal(r.status, 2);
-	assert_int_equal(count(r.out, "\n"), 1);
+	assert_int_equal(bh_test_count_substr(r.out, "\n"), 1);
 	run_free(&r);
 	run_browser(&r, NULL, frames);
 	assert_int_equal(r.status, 2);
@@ -493,9 +485,9 @@ static void test_stats_json(void **state)
 
 	run_browser(&r, "wait loaded\n", args);
 	expect_status(&r, 0);
-	assert_int_equal(count(r.out, "\"type\":\"renderer\""), 2);
-	assert_int_equal(count(r.out, "\"type\":\"gpu\""), 1);
-	assert_int_equal(count(r.out, "11/11 layers, seccomp on"), 3);
+	assert_int_equal(bh_test_count_substr(r.out, "\"type\":\"renderer\""), 2);
+	assert_int_equal(bh_test_count_substr(r.out, "\"type\":\"gpu\""), 1);
+	assert_int_equal(bh_test_count_substr(r.out, "11/11 layers, seccomp on"), 3);
 	run_free(&r);
 }
 
@@ -506,19 +498,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-	char path[4096];
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
+	bh_test_remove_dir(tmpdir);
 	return 0;
 }
 

@@ -192,14 +192,6 @@ static void expect(struct browser_run *r, const char *needle)
 	}
 }
 
-static unsigned count(const char *hay, const char *needle)
-{
-	unsigned n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	return n;
-}
 
 /* ---- stats json ----------------------------------------------------------------------- */
 
@@ -533,7 +525,7 @@ static void test_chaos(void **state)
 	free(after);
 
 	/* Responsive to the end: the last command answered. */
-	assert_int_equal(count(r.text, "*8  loaded   about.html"), 2);
+	assert_int_equal(bh_test_count_substr(r.text, "*8  loaded   about.html"), 2);
 
 	before = stats_block(r.text, 0);
 	after = stats_block(r.text, 1);
@@ -636,7 +628,7 @@ static void test_flood(void **state)
 	assert_int_equal(num(c, "throttled"), 2);
 	assert_int_equal(num(c, "bad message"), 1);
 	/* The other tabs never noticed; the flooder's tab came back. */
-	assert_int_equal(count(r.text, "renderer pid"), 1);
+	assert_int_equal(bh_test_count_substr(r.text, "renderer pid"), 1);
 	expect(&r, " 1  loaded   about:animate");
 	expect(&r, "*2  loaded   boxes.html");
 	shot_load(&img, "flood.png");
@@ -708,7 +700,7 @@ static void test_stall(void **state)
 	assert_int_equal(num(strstr(s, "\"reliability\""), "hung"), 1);
 	assert_int_equal(num(strstr(s, "\"reliability\""), "seq_gaps"), 0);
 	assert_true(num(row(s, "renderer", 1), "pongs") >= 500);
-	assert_int_equal(count(r.text, "renderer pid"), 1);
+	assert_int_equal(bh_test_count_substr(r.text, "renderer pid"), 1);
 	free(s);
 	run_free(&r);
 }
@@ -773,7 +765,7 @@ static void test_exhaustion(void **state)
 	expect(&r, " 3  loaded   colors.html");
 	expect(&r, " 4  loaded   lists.html");
 	expect(&r, "*1  loaded   boxes.html");
-	assert_int_equal(count(r.text, "tab 1 (") , 0);
+	assert_int_equal(bh_test_count_substr(r.text, "tab 1 (") , 0);
 	assert_int_equal(num(row(s, "renderer", 0), "restarts"), 0);
 	shot_load(&img, "exhaustion.png");
 	assert_int_equal(px(&img, 100, 80), 0xd32f2f);
@@ -854,19 +846,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *de;
-	char path[4096];
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
+	bh_test_remove_dir(tmpdir);
 	return 0;
 }
 

@@ -179,3 +179,32 @@ int bh_test_read_full(int fd, void *buf, size_t len)
 	}
 	return 0;
 }
+
+unsigned bh_test_count_substr(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	size_t len = strlen(needle);
+
+	if (!len)
+		return 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += len)
+		n++;
+	return n;
+}
+
+void bh_test_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4096];
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}

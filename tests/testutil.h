@@ -30,6 +30,12 @@ void bh_test_wait_ok(pid_t pid, int timeout_ms);
 /* Reads exactly len bytes (retrying EINTR and short reads). 0, -EPIPE at EOF, or -errno. */
 int bh_test_read_full(int fd, void *buf, size_t len);
 
+/* Occurrences of `needle` in `hay` (non-overlapping). */
+unsigned bh_test_count_substr(const char *hay, const char *needle);
+
+/* Removes the files in directory `dir` (not recursively), then the directory. */
+void bh_test_remove_dir(const char *dir);
+
 /* Kills the whole test program with a message if it runs longer than `secs`. */
 void bh_test_deadline(unsigned secs);
 
