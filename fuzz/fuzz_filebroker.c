@@ -21,15 +21,21 @@
  *    the rule's directory;
  *  - a refusal is one of the documented errors;
  *  - no call takes more than a second (a FIFO must never block the broker),
- *    and no fd leaks.
+ *    and no fd leaks;
+ *  - the hand-made resolution used where openat2() is missing
+ *    (bh__file_open_beneath_walk) gives openat2()'s answer for every vetted
+ *    name under each rule: the same file or the same error.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,13 +43,14 @@
 
 #include "common/internal.h"
 #include "fuzz/fuzz.h"
+#include "supervisor/supervisor_private.h"
 
 static bh_fuzz_tree tree;
 static bh_file_rule rules[2];
 static char rule_real[2][PATH_MAX];
 static int rule_dirfd[2] = { -1, -1 };
 static bh_file_broker *fb;
-static unsigned long inputs, opened, refused_by_error[8];
+static unsigned long inputs, opened, refused_by_error[8], walk_compared;
 
 /* ---- the model ------------------------------------------------------------------ */
 
@@ -145,10 +152,10 @@ static unsigned error_slot(int r)
 static void print_stats(void)
 {
 	fprintf(stderr, "fuzz_filebroker: %lu inputs, %lu opened; refused: EINVAL %lu, ENAMETOOLONG %lu, "
-			"EACCES %lu, ELOOP %lu, EXDEV %lu, ENOENT %lu, ENOTDIR %lu, other %lu\n",
+			"EACCES %lu, ELOOP %lu, EXDEV %lu, ENOENT %lu, ENOTDIR %lu, other %lu; %lu walk comparisons\n",
 		inputs, opened, refused_by_error[0], refused_by_error[1], refused_by_error[2],
 		refused_by_error[3], refused_by_error[4], refused_by_error[5], refused_by_error[6],
-		refused_by_error[7]);
+		refused_by_error[7], walk_compared);
 }
 
 int bh_fuzz_replay_done(void)
@@ -179,6 +186,55 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * The hand-made resolution used where openat2() is missing must answer
+ * exactly as openat2() does, for every vetted name under either rule: the
+ * same file, or the same error.
+ */
+static void compare_walk(const uint8_t *data, size_t size)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+					   RESOLVE_NO_XDEV };
+	char name[BH_FILE_PATH_MAX + 1];
+	bool dotdot = false;
+
+	if (size == 0 || size > BH_FILE_PATH_MAX || memchr(data, '\0', size) || data[0] == '/')
+		return;
+	for (size_t i = 0, start = 0; i <= size; i++) {
+		if (i == size || data[i] == '/') {
+			dotdot |= i - start == 2 && data[start] == '.' && data[start + 1] == '.';
+			start = i + 1;
+		}
+	}
+	if (dotdot)
+		return;
+	memcpy(name, data, size);
+	name[size] = '\0';
+	for (unsigned i = 0; i < 2; i++) {
+		int a = (int)syscall(SYS_openat2, rule_dirfd[i], name, &how, sizeof how);
+		int ea = a < 0 ? errno : 0;
+		int b = bh__file_open_beneath_walk(rule_dirfd[i], name, (int)how.flags);
+
+		if (a >= 0 && b >= 0) {
+			struct stat sa, sb;
+
+			BH_FUZZ_CHECK(fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+					      sa.st_ino == sb.st_ino,
+				      "openat2 and the walk opened different files for rule %u", i);
+		} else {
+			BH_FUZZ_CHECK(a < 0 && b < 0 && -b == ea,
+				      "rule %u: openat2 says %s, the walk says %s", i,
+				      a >= 0 ? "an fd" : strerror(ea), b >= 0 ? "an fd" : strerror(-b));
+		}
+		if (a >= 0)
+			close(a);
+		if (b >= 0)
+			close(b);
+		walk_compared++;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct timespec t0, t1;
@@ -207,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      "undocumented error %d (%s)", fd, strerror(-fd));
 		refused_by_error[error_slot(fd)]++;
 	}
+	compare_walk(data, size);
 	r = bh_fuzz_count_fds();
 	if (r != base) {
 		bh_fuzz_list_fds();

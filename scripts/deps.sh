@@ -3,6 +3,7 @@
 #   scripts/deps.sh build   - compile the library, demo and tests
 #   scripts/deps.sh bench   - build plus the benchmark's peers (ZeroMQ, bubblewrap)
 #   scripts/deps.sh fuzz    - build plus clang's libFuzzer runtime
+#   scripts/deps.sh test    - build plus valgrind (the chaos run under memcheck)
 # As root, missing packages are installed with apt-get; otherwise the exact
 # command is printed and the script exits with status 2.
 set -euo pipefail
@@ -11,6 +12,7 @@ want_build=(cmake make gcc pkg-config libseccomp-dev libcap-dev libprotobuf-c-de
             protobuf-c-compiler libcmocka-dev libpng-dev libfreetype-dev fonts-dejavu-core)
 want_bench=(libzmq3-dev bubblewrap)
 want_fuzz=(clang libclang-rt-14-dev)
+want_test=(valgrind)
 
 pkgs=("${want_build[@]}")
 for what in "$@"; do
@@ -18,7 +20,8 @@ for what in "$@"; do
     build) ;;
     bench) pkgs+=("${want_bench[@]}") ;;
     fuzz) pkgs+=("${want_fuzz[@]}") ;;
-    *) echo "deps.sh: unknown package set '$what' (use build, bench or fuzz)" >&2; exit 2 ;;
+    test) pkgs+=("${want_test[@]}") ;;
+    *) echo "deps.sh: unknown package set '$what' (use build, bench, fuzz or test)" >&2; exit 2 ;;
   esac
 done
 

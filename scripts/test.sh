@@ -16,7 +16,7 @@ skip=",${BH_TEST_SKIP:-},"
 passed=0
 failed=0
 
-if ! scripts/deps.sh build; then
+if ! scripts/deps.sh build test; then
   echo "test.sh: the packages above are needed to build and test bulkhead" >&2
   exit 2
 fi

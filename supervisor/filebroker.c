@@ -6,8 +6,10 @@
  * directory, no symlinks, no mount crossings" holds even against races with
  * whoever else writes the directory.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 #include <bulkhead/filebroker.h>
 
 #include "common/internal.h"
+#include "supervisor/supervisor_private.h"
 
 struct bh_file_broker {
 	const bh_file_rule *rules;
@@ -94,6 +97,83 @@ static int suffix_ok(const char *name, size_t len, const char *suffix)
 	return len >= sl && memcmp(name + len - sl, suffix, sl) == 0;
 }
 
+/*
+ * openat2()'s resolution done by hand, for kernels (before 5.6) and tools
+ * (valgrind up to 3.19) without it: one component at a time, each opened
+ * with O_NOFOLLOW relative to the last, so a symlink anywhere is refused
+ * however the tree changes meanwhile; ".." never reaches here (vet_name),
+ * so nothing can climb out; a component on another file system is refused
+ * as RESOLVE_NO_XDEV does. The errors are openat2()'s: ELOOP for a symlink,
+ * EXDEV for a mount crossing. `name` is vetted; returns an fd or -errno.
+ */
+int bh__file_open_beneath_walk(int dirfd, const char *name, int flags)
+{
+	char comp[BH_FILE_PATH_MAX + 1];
+	struct stat root, st;
+	const char *p = name;
+	int cur = -1, fd = -1, r = 0;
+
+	if (fstat(dirfd, &root) < 0)
+		return -errno;
+	cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (cur < 0)
+		return -errno;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		bool last, dir_wanted = slash != NULL;
+
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p += n;
+		while (*p == '/')
+			p++;
+		last = *p == '\0';
+		if (n == 0 || (n == 1 && comp[0] == '.')) {
+			if (!last)
+				continue;
+			/* "dir/" or ".": openat2 opens the directory itself, which is never a regular file. */
+			strcpy(comp, ".");
+		}
+		if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			r = -ELOOP;
+			break;
+		}
+		if (st.st_dev != root.st_dev) {
+			r = -EXDEV;
+			break;
+		}
+		if (last) {
+			/* "name/" names a directory, as the kernel reads it. */
+			fd = openat(cur, comp, flags | O_NOFOLLOW | (dir_wanted ? O_DIRECTORY : 0));
+			if (fd < 0)
+				r = -errno;
+			/* Swapped for something else since fstatat(): refused like a symlink would be. */
+			else if (fstat(fd, &st) < 0 || st.st_dev != root.st_dev)
+				r = -EXDEV;
+			break;
+		}
+		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			break;
+		}
+		bh__close(cur);
+		cur = fd;
+		fd = -1;
+	}
+	bh__close(cur);
+	if (r < 0) {
+		bh__close(fd);
+		return r;
+	}
+	return fd;
+}
+
 int bh_file_broker_open(const bh_file_broker *fb, const uint8_t *path, size_t len)
 {
 	char name[BH_FILE_PATH_MAX + 1];
@@ -116,6 +196,13 @@ int bh_file_broker_open(const bh_file_broker *fb, const uint8_t *path, size_t le
 		if (!suffix_ok(name, len, fb->rules[i].suffix))
 			continue;
 		fd = (int)syscall(SYS_openat2, fb->dirfds[i], name, &how, sizeof how);
+		if (fd < 0 && errno == ENOSYS) {
+			fd = bh__file_open_beneath_walk(fb->dirfds[i], name, (int)how.flags);
+			if (fd < 0) {
+				errno = -fd;
+				fd = -1;
+			}
+		}
 		if (fd < 0) {
 			/* Keep the most telling error: a symlink refusal beats "not here". */
 			if (errno != ENOENT || last == -EACCES)

@@ -10,6 +10,7 @@
  * READY/STARTING while a graceful stop is in progress.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <bulkhead/filebroker.h>
 #include <bulkhead/shm.h>
@@ -28,6 +30,8 @@
 #include "bulkhead.pb-c.h"
 #include "common/internal.h"
 #include "supervisor/supervisor_private.h"
+
+extern char **environ;
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -159,26 +163,146 @@ static const bh_channel_ops zygote_ops = {
 	.on_bad_message = zygote_bad,
 };
 
+/*
+ * BH_ZYGOTE_EXEC=1 in the environment: the zygote is a fresh execve() of
+ * this program (same argv and environment, plus ZYGOTE_ENV naming its
+ * channel and the broker), not a fork of the broker. Valgrind, run with
+ * --trace-children=no, then watches the broker alone: a forked zygote
+ * would stay under it, and valgrind cannot run the sandboxes the zygote
+ * builds. The exec'd copy becomes the zygote inside its own
+ * bh_supervisor_create(), so main() must reach that call with the same
+ * specs before doing anything the broker alone should do.
+ */
+#define ZYGOTE_EXEC_ENV "BH_ZYGOTE_EXEC"
+#define ZYGOTE_ENV "BH__ZYGOTE"
+#define MAX_CMDLINE (256u << 10)
+
+/* The exec'd zygote's main(): ZYGOTE_ENV is "<fd>:<broker pid>". Never returns. */
+static void exec_zygote_main(const char *env, const bh_worker_spec *specs, size_t n_specs,
+			     const bh_registry *reg)
+{
+	char *end;
+	long fd, broker;
+
+	errno = 0;
+	fd = strtol(env, &end, 10);
+	if (errno || *end != ':' || fd < 0 || fd > INT_MAX)
+		_exit(1);
+	broker = strtol(end + 1, &end, 10);
+	if (errno || *end || broker <= 0 || broker > INT_MAX)
+		_exit(1);
+	/* Workers must not inherit it (and a program they exec must not become a zygote). */
+	if (unsetenv(ZYGOTE_ENV) < 0 || unsetenv(ZYGOTE_EXEC_ENV) < 0 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+		_exit(1);
+	bh__zygote_main((int)fd, specs, n_specs, reg, (pid_t)broker);
+}
+
+/* What execve() needs for the zygote, prepared before fork(). */
+struct zygote_exec {
+	char exe[PATH_MAX];
+	char *cmdline;
+	char **argv, **envp;
+	char env[64];
+};
+
+static void zygote_exec_free(struct zygote_exec *x)
+{
+	free(x->cmdline);
+	free(x->argv);
+	free(x->envp);
+}
+
+static int zygote_exec_prepare(struct zygote_exec *x, int fd)
+{
+	size_t len = 0, argc = 0, envc = 0, k = 0;
+	ssize_t n;
+	int cfd, r = 0;
+
+	memset(x, 0, sizeof *x);
+	n = readlink("/proc/self/exe", x->exe, sizeof x->exe - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= sizeof x->exe - 1)
+		return -ENAMETOOLONG;
+	x->exe[n] = '\0';
+	x->cmdline = malloc(MAX_CMDLINE + 1);
+	if (!x->cmdline)
+		return -ENOMEM;
+	cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (cfd < 0)
+		return -errno;
+	/* Until EOF: /proc files come in pieces. */
+	while (len < MAX_CMDLINE) {
+		n = read(cfd, x->cmdline + len, MAX_CMDLINE - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	bh__close(cfd);
+	if (r < 0)
+		return r;
+	if (len == 0 || len >= MAX_CMDLINE)
+		return -E2BIG;
+	x->cmdline[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		argc += x->cmdline[i] == '\0';
+	for (char **e = environ; *e; e++)
+		envc++;
+	x->argv = calloc(argc + 1, sizeof *x->argv);
+	x->envp = calloc(envc + 2, sizeof *x->envp);
+	if (!x->argv || !x->envp)
+		return -ENOMEM;
+	for (size_t i = 0, a = 0; i < len && a < argc; a++) {
+		x->argv[a] = x->cmdline + i;
+		i += strlen(x->cmdline + i) + 1;
+	}
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, ZYGOTE_ENV "=", sizeof ZYGOTE_ENV))
+			x->envp[k++] = *e;
+	snprintf(x->env, sizeof x->env, ZYGOTE_ENV "=%d:%d", fd, (int)getpid());
+	x->envp[k] = x->env;
+	return 0;
+}
+
 static int start_zygote(bh_supervisor *sup)
 {
+	struct zygote_exec x = { .cmdline = NULL };
+	const char *how = getenv(ZYGOTE_EXEC_ENV);
+	bool exec_it = how && !strcmp(how, "1");
 	int sv[2], r;
 	pid_t broker = getpid(), pid;
 
 	r = bh_channel_socketpair(sv);
 	if (r < 0)
 		return r;
+	if (exec_it)
+		r = zygote_exec_prepare(&x, sv[1]);
+	if (r < 0) {
+		bh__log(sup->loop, BH_LOG_ERROR, "supervisor: cannot exec the zygote: %s", strerror(-r));
+		goto fail;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
-		bh__close(sv[0]);
-		bh__close(sv[1]);
-		return r;
+		goto fail;
 	}
 	if (pid == 0) {
 		bh__close(sv[0]);
+		if (exec_it) {
+			/* Only the channel crosses the exec; everything else stays close-on-exec. */
+			if (fcntl(sv[1], F_SETFD, 0) == 0)
+				execve(x.exe, x.argv, x.envp);
+			_exit(127);
+		}
 		bh__zygote_main(sv[1], sup->specs, sup->n_specs, sup->reg, broker);
 	}
+	zygote_exec_free(&x);
 	bh__close(sv[1]);
 	sup->zygote_pid = pid;
 	sup->zygote_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -191,6 +315,11 @@ static int start_zygote(bh_supervisor *sup)
 		return r;
 	}
 	return 0;
+fail:
+	zygote_exec_free(&x);
+	bh__close(sv[0]);
+	bh__close(sv[1]);
+	return r;
 }
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -200,6 +329,7 @@ int bh_supervisor_create(bh_loop *loop, const bh_registry *reg, const bh_worker_
 			 bh_supervisor **out)
 {
 	static const bh_supervisor_ops no_ops;
+	const char *env;
 	bh_supervisor *sup;
 	int r = 0;
 
@@ -219,6 +349,9 @@ int bh_supervisor_create(bh_loop *loop, const bh_registry *reg, const bh_worker_
 			}
 		}
 	}
+	env = getenv(ZYGOTE_ENV);
+	if (env)
+		exec_zygote_main(env, specs, n_specs, reg); /* never returns */
 	sup = calloc(1, sizeof *sup);
 	if (!sup)
 		return -ENOMEM;
@@ -287,6 +420,22 @@ static void worker_detach(bh_worker *w)
 	bh_timer_disarm(w->stop_timer);
 }
 
+/*
+ * pidfd_send_signal(), or kill() where the kernel or a tool (valgrind up
+ * to 3.19) lacks it. kill() is as safe here: every pidfd the supervisor
+ * holds is of its own child (the zygote, or a worker it cloned with
+ * CLONE_PARENT), not reaped yet (reaping closes the pidfd), so the pid
+ * cannot have been reused.
+ */
+static int signal_pidfd(int pidfd, pid_t pid, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
+		return 0;
+	if (errno != ENOSYS || pid <= 0)
+		return -errno;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}
+
 /* SIGKILL and reap synchronously: only for destroy, where blocking is the point. */
 static void kill_and_reap(pid_t pid, int pidfd)
 {
@@ -295,7 +444,7 @@ static void kill_and_reap(pid_t pid, int pidfd)
 	if (pid <= 0)
 		return;
 	if (pidfd >= 0)
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		(void)signal_pidfd(pidfd, pid, SIGKILL);
 	else
 		(void)kill(pid, SIGKILL);
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED) < 0 && errno == EINTR)
@@ -604,7 +753,7 @@ static void worker_kill(bh_worker *w, bh_exit_kind why, int bad_reason, const ch
 	if (w->ch)
 		bh_channel_close(w->ch);
 	if (w->pidfd >= 0)
-		(void)syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+		(void)signal_pidfd(w->pidfd, w->pid, SIGKILL);
 	/* Still spawning: the kill happens when the zygote tells us the pid. */
 }
 
@@ -618,9 +767,7 @@ int bh_worker_kill(bh_worker *w, int sig)
 {
 	if (w->pidfd < 0)
 		return -ESRCH;
-	if (syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0) < 0)
-		return -errno;
-	return 0;
+	return signal_pidfd(w->pidfd, w->pid, sig);
 }
 
 static void on_start_timeout(bh_timer *t, void *ud)
@@ -784,7 +931,7 @@ static void spawned(bh_channel *ch, int status, bh_msg *reply, void *ud)
 		(int)w->pid);
 	if (w->kill_kind) {
 		/* Killed (or stopped) while it was being spawned. */
-		(void)syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+		(void)signal_pidfd(w->pidfd, w->pid, SIGKILL);
 		return;
 	}
 	if (w->hello_req) {
@@ -1096,7 +1243,7 @@ static void on_stop_timer(bh_timer *t, void *ud)
 		return;
 	/* Each step gives the worker one grace period more, then escalates. */
 	w->stop_step++;
-	(void)syscall(SYS_pidfd_send_signal, w->pidfd, w->stop_step == 1 ? SIGTERM : SIGKILL, NULL, 0);
+	(void)signal_pidfd(w->pidfd, w->pid, w->stop_step == 1 ? SIGTERM : SIGKILL);
 	if (w->stop_step == 1)
 		(void)bh_timer_arm(t, dflt(w->spec->shutdown_grace_ms, 1000), 0);
 }

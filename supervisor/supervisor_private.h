@@ -54,4 +54,13 @@ int bh__supervisor_attach_fake(bh_supervisor *sup, const char *type, uint32_t id
  */
 int bh__supervisor_end_fake(bh_worker *w);
 
+/*
+ * The file broker's fallback when openat2() is missing (filebroker.c):
+ * opens `name` (already vetted: relative, no "..") beneath dirfd with
+ * `flags`, refusing symlinks (-ELOOP) and mount crossings (-EXDEV) on the
+ * way. Returns an fd or -errno. Exposed so fuzz_filebroker can hold it to
+ * openat2()'s answers.
+ */
+int bh__file_open_beneath_walk(int dirfd, const char *name, int flags);
+
 #endif

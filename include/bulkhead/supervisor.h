@@ -138,6 +138,15 @@ typedef struct bh_supervisor_ops {
  * now: call it early in main(), before the process reads secrets, opens
  * sensitive files or starts threads. `specs`, `reg` and `ops` must outlive
  * the supervisor. Returns 0 or -errno (-EINVAL for an incomplete spec).
+ *
+ * With BH_ZYGOTE_EXEC=1 in the environment the zygote is not a fork but a
+ * fresh execve() of this program (/proc/self/exe, same argv and
+ * environment): for valgrind with --trace-children=no, which then watches
+ * the broker alone. In that copy this same call never returns: it becomes
+ * the zygote with the `specs` and `reg` it was given, so main() must reach
+ * it with the same ones before doing anything only the broker should do
+ * (write files, talk to the terminal). Tests that create supervisors in
+ * several places (cmocka suites) cannot use it.
  */
 BH_EXPORT int bh_supervisor_create(bh_loop *loop, const bh_registry *reg,
 				   const bh_worker_spec *specs, size_t n_specs,
