@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,6 +239,96 @@ static int raw_roundtrip(int n, double *lat)
 		else if (i >= 0)
 			lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
 	}
+	close(sv[0]);
+	if (reap(pid) < 0 && r == 0)
+		r = -ECHILD;
+	return r;
+}
+
+/* ---- the same ping-pong through epoll: the floor of any event loop -------- */
+
+/*
+ * Each side waits in epoll_wait() and reads with a non-blocking recv(), as
+ * every event loop must (it cannot block in one socket's read): one system
+ * call more per side and message than the raw ping-pong, and the wake-up
+ * goes through epoll's callback. What bulkhead adds is the difference
+ * between this and the channel.
+ */
+static int epoll_wait_read(int ep, int fd, char *buf, size_t size)
+{
+	struct epoll_event ev;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, buf, size, MSG_DONTWAIT);
+		if (n > 0)
+			return (int)n;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int epoll_for(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(ep);
+		ep = -1;
+	}
+	return ep;
+}
+
+static void epoll_echo_child(int fd)
+{
+	char buf[RAW_MSG];
+	int ep = epoll_for(fd), n;
+
+	if (ep < 0)
+		_exit(1);
+	/* Wait first, as a loop does once it has nothing to do. */
+	for (;;) {
+		struct epoll_event ev;
+
+		if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+			_exit(1);
+		n = (int)recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n == 0)
+			_exit(0);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			_exit(1);
+		if (n > 0 && send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+			_exit(1);
+	}
+}
+
+static int epoll_roundtrip(int n, double *lat)
+{
+	int sv[2], ep, r = 0;
+	char buf[RAW_MSG] = { 1 };
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork_child(epoll_echo_child, sv[1], sv[0]);
+	close(sv[1]);
+	ep = epoll_for(sv[0]);
+	if (ep < 0)
+		r = -errno;
+	for (int i = -WARMUP; i < n && r == 0; i++) {
+		uint64_t t0 = bh_now_ns();
+
+		if (send(sv[0], buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof buf ||
+		    epoll_wait_read(ep, sv[0], buf, sizeof buf) != sizeof buf)
+			r = -EIO;
+		else if (i >= 0)
+			lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+	}
+	if (ep >= 0)
+		close(ep);
 	close(sv[0]);
 	if (reap(pid) < 0 && r == 0)
 		r = -ECHILD;
@@ -474,13 +565,15 @@ int bench_ipc(struct bench_ctx *ctx)
 	double *ours = calloc((size_t)n, sizeof(double));
 	double *raw = calloc((size_t)n, sizeof(double));
 	double *zq = calloc((size_t)n, sizeof(double));
+	double *ep = calloc((size_t)n, sizeof(double));
 	double allocs = 0, med, p99, raw_med, raw_p99, thr = 0, raw_thr = 0;
 	int r = 0;
 
-	if (!ours || !raw || !zq) {
+	if (!ours || !raw || !zq || !ep) {
 		free(ours);
 		free(raw);
 		free(zq);
+		free(ep);
 		return -ENOMEM;
 	}
 	cpu_set_t saved;
@@ -500,6 +593,8 @@ int bench_ipc(struct bench_ctx *ctx)
 		allocs += a / IPC_ROUNDS;
 		if (r == 0)
 			r = raw_roundtrip(per, raw + round * per);
+		if (r == 0)
+			r = epoll_roundtrip(per, ep + round * per);
 #ifdef BH_BENCH_HAVE_ZMQ
 		if (r == 0)
 			r = zmq_roundtrip(per, zq + round * per);
@@ -513,6 +608,10 @@ int bench_ipc(struct bench_ctx *ctx)
 	raw_p99 = bench_quantile(raw, (size_t)n, 0.99);
 	bench_report(ctx, "ipc.roundtrip.median", med, "us", "raw_seqpacket_pingpong.median", raw_med);
 	bench_report(ctx, "ipc.roundtrip.p99", p99, "us", "raw_seqpacket_pingpong.p99", raw_p99);
+	bench_report(ctx, "ipc.roundtrip.median", med, "us", "epoll_seqpacket_pingpong.median",
+		     bench_quantile(ep, (size_t)n, 0.5));
+	bench_report(ctx, "epoll_seqpacket_pingpong.median", bench_quantile(ep, (size_t)n, 0.5), "us",
+		     "raw_seqpacket_pingpong.median", raw_med);
 #ifdef BH_BENCH_HAVE_ZMQ
 	bench_report(ctx, "ipc.roundtrip.median", med, "us", "zeromq_ipc_reqrep.median",
 		     bench_quantile(zq, (size_t)n, 0.5));
@@ -542,5 +641,6 @@ out:
 	free(ours);
 	free(raw);
 	free(zq);
+	free(ep);
 	return r;
 }
