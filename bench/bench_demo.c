@@ -1,10 +1,16 @@
 /*
  * Demo suite: the compositor and the renderers of the demo browser, measured
  * in their real sandboxed processes. The suite runs bulkhead-browser headless
- * with 1, 4 and 8 tabs at 1280x800, asks its gpu process to composite a burst
- * of frames (the browser's `bench` command times it against memcpy of the
- * same bytes inside the same process), and reads every renderer's memory
+ * with 1, 4 and 8 tabs at 1280x800, asks its gpu process three times to
+ * composite a burst of full frames (the browser's `bench` command times it
+ * against memcpy of the same bytes inside the same process; the median is
+ * reported), and reads every renderer's memory
  * from the browser's `stats json`.
+ *
+ * Memory beyond a renderer's surface is given three ways: RSS (every
+ * resident page, shared ones in full), PSS (shared pages divided among the
+ * processes mapping them) and USS (pages no other process maps: what closing
+ * the renderer gives back). The 2 MiB target is judged on USS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,11 +111,72 @@ static double number_after(const char *s, const char *key)
 	return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
+/*
+ * The median frame rate and bandwidth of the `bench` lines the browser
+ * printed: the compositor and memcpy are timed one after the other, so a
+ * burst of load on a shared machine skews one measurement, rarely three.
+ */
+static int bench_lines(const char *out, double *fps, double *pct)
+{
+	double f[3], p[3];
+	size_t n = 0;
+
+	for (const char *line = out; n < 3 && (line = strstr(line, "bench: ")); line++) {
+		f[n] = number_after(line, "frames of 1280x800: ");
+		if (f[n] < 0)
+			f[n] = number_after(line, "(overview): ");
+		p[n] = number_after(line, "GB/s composited, ");
+		if (f[n] < 0 || p[n] < 0)
+			return -EIO;
+		n++;
+	}
+	if (n != 3)
+		return -EIO;
+	*fps = bench_quantile(f, n, 0.5);
+	*pct = bench_quantile(p, n, 0.5);
+	return 0;
+}
+
+/* The worst renderer of a run, in KiB; -1 where `stats` could not tell. */
+struct renderer_mem {
+	double rss, uss, pss, anon;
+};
+
+static size_t renderer_memory(const char *out, struct renderer_mem *worst)
+{
+	size_t n = 0;
+
+	*worst = (struct renderer_mem){ 0, 0, 0, 0 };
+	for (const char *p = out; (p = strstr(p, "\"type\":\"renderer\"")); p++) {
+		const char *end = strchr(p, '\n');
+		double rss = number_after(p, "\"rss_kb\":"), shm = number_after(p, "\"shmem_kb\":");
+		double uss = number_after(p, "\"uss_kb\":"), shm_uss = number_after(p, "\"shmem_uss_kb\":");
+		double pss = number_after(p, "\"pss_kb\":"), shm_pss = number_after(p, "\"shmem_pss_kb\":");
+		double anon = number_after(p, "\"anon_kb\":");
+
+		if (end && strstr(p, "\"rss_kb\":") > end)
+			continue;
+		n++;
+		if (rss - shm > worst->rss)
+			worst->rss = rss - shm;
+		if (anon > worst->anon)
+			worst->anon = anon;
+		/* Sandboxed renderers are not dumpable: without CAP_SYS_PTRACE the broker sees no smaps. */
+		if (uss < 0 || shm_uss < 0 || pss < 0 || shm_pss < 0)
+			worst->uss = worst->pss = -1;
+		if (worst->uss >= 0 && uss - shm_uss > worst->uss)
+			worst->uss = uss - shm_uss;
+		if (worst->pss >= 0 && pss - shm_pss > worst->pss)
+			worst->pss = pss - shm_pss;
+	}
+	return n;
+}
+
 int bench_demo(struct bench_ctx *ctx)
 {
 	static const int tab_counts[] = { 1, 4, 8 };
 	char browser[PATH_MAX], name[96], script[256];
-	double worst_extra = 0, worst_anon = 0;
+	struct renderer_mem mem, worst = { 0, 0, 0, 0 };
 	int r = browser_path(browser, sizeof browser);
 
 	if (r < 0) {
@@ -118,48 +185,62 @@ int bench_demo(struct bench_ctx *ctx)
 	}
 	for (size_t t = 0; t < sizeof tab_counts / sizeof tab_counts[0]; t++) {
 		for (int overview = 0; overview < 2; overview++) {
-			int status = -1;
+			int status = -1, frames = ctx->quick ? 100 : 500;
 			char *out;
-			const char *line;
 			double fps, pct;
 
-			snprintf(script, sizeof script, "wait loaded\n%sbench %d\n%s", overview ? "overview\n" : "",
-				 ctx->quick ? 100 : 500, overview ? "" : "stats json\n");
+			snprintf(script, sizeof script, "wait loaded\n%sbench %d\nbench %d\nbench %d\n%s",
+				 overview ? "overview\n" : "", frames, frames, frames, overview ? "" : "stats json\n");
 			out = run_browser(browser, script, tab_counts[t], &status);
-			if (!out || status != 0 || !(line = strstr(out, "bench: "))) {
+			if (!out || status != 0 || bench_lines(out, &fps, &pct) < 0) {
 				bench_note(ctx, "  (demo run with %d tabs failed: status %d)", tab_counts[t], status);
 				free(out);
 				return -EIO;
 			}
-			fps = number_after(line, "frames of 1280x800: ");
-			if (fps < 0)
-				fps = number_after(line, "(overview): ");
-			pct = number_after(line, "GB/s composited, ");
 			snprintf(name, sizeof name, "demo.compositor.%dtabs%s.fps", tab_counts[t],
 				 overview ? ".overview" : "");
 			bench_report(ctx, name, fps, "frames/s", NULL, 0);
 			snprintf(name, sizeof name, "demo.compositor.%dtabs%s.bandwidth", tab_counts[t],
 				 overview ? ".overview" : "");
 			bench_report(ctx, name, pct / 100.0, "x", "memcpy_same_bytes", 1.0);
-			/* Renderer memory: what it holds beyond its shared surface. */
-			for (const char *p = out; !overview && (p = strstr(p, "\"type\":\"renderer\"")); p++) {
-				const char *end = strchr(p, '\n');
-				double rss = number_after(p, "\"rss_kb\":"), shm = number_after(p, "\"shmem_kb\":");
-				double anon = number_after(p, "\"anon_kb\":");
-
-				if (end && strstr(p, "\"rss_kb\":") > end)
-					continue;
-				if (rss - shm > worst_extra)
-					worst_extra = rss - shm;
-				if (anon > worst_anon)
-					worst_anon = anon;
+			/* Renderer memory: what it holds beyond its shared surface, once per tab count. */
+			if (!overview && renderer_memory(out, &mem) != (size_t)tab_counts[t]) {
+				bench_note(ctx, "  (the %d-tab run's stats did not list every renderer)", tab_counts[t]);
+				free(out);
+				return -EIO;
+			}
+			if (!overview) {
+				snprintf(name, sizeof name, "demo.renderer.%dtabs.rss_beyond_surface", tab_counts[t]);
+				bench_report(ctx, name, mem.rss / 1024.0, "MiB", NULL, 0);
+				if (mem.uss >= 0) {
+					snprintf(name, sizeof name, "demo.renderer.%dtabs.uss_beyond_surface", tab_counts[t]);
+					bench_report(ctx, name, mem.uss / 1024.0, "MiB", NULL, 0);
+					snprintf(name, sizeof name, "demo.renderer.%dtabs.pss_beyond_surface", tab_counts[t]);
+					bench_report(ctx, name, mem.pss / 1024.0, "MiB", NULL, 0);
+				} else {
+					snprintf(name, sizeof name, "demo.renderer.%dtabs.anon_resident", tab_counts[t]);
+					bench_report(ctx, name, mem.anon / 1024.0, "MiB", NULL, 0);
+				}
+				worst.rss = mem.rss > worst.rss ? mem.rss : worst.rss;
+				worst.anon = mem.anon > worst.anon ? mem.anon : worst.anon;
+				worst.uss = mem.uss < 0 || worst.uss < 0 ? -1 : mem.uss > worst.uss ? mem.uss : worst.uss;
+				worst.pss = mem.pss < 0 || worst.pss < 0 ? -1 : mem.pss > worst.pss ? mem.pss : worst.pss;
 			}
 			free(out);
 		}
 	}
-	bench_report(ctx, "demo.renderer.rss_beyond_surface", worst_extra / 1024.0, "MiB", NULL, 0);
-	bench_report(ctx, "demo.renderer.private_anon", worst_anon / 1024.0, "MiB", NULL, 0);
-	bench_note(ctx, "  (rss_beyond_surface counts the executable's and the fonts' file pages,\n"
-			"   which every renderer shares; private_anon is what one renderer adds)");
+	bench_note(ctx, "  (per renderer, the worst of each run: rss counts shared file pages in full, pss divides\n"
+			"   them among the processes mapping them, uss counts only the renderer's own pages)");
+	if (worst.uss >= 0)
+		bench_note(ctx, "  target <= 2 MiB beyond the surface, judged on uss: %s (worst %.2f MiB). File-backed\n"
+				"   pages (code, libraries, mapped fonts) are shared physically by every process of the\n"
+				"   executable; Chromium's private memory footprint leaves them out the same way.",
+			   worst.uss <= 2048 ? "met" : "NOT met", worst.uss / 1024.0);
+	else
+		bench_note(ctx, "  target <= 2 MiB beyond the surface, judged on uss: unknown, the renderers' smaps are\n"
+				"   readable only with CAP_SYS_PTRACE (they are not dumpable); anon_resident, an upper\n"
+				"   bound of their anonymous part, is %.2f MiB", worst.anon / 1024.0);
+	bench_note(ctx, "  rss beyond the surface, shared pages included: %s 2 MiB (worst %.2f MiB)",
+		   worst.rss <= 2048 ? "within" : "above", worst.rss / 1024.0);
 	return 0;
 }

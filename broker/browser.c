@@ -71,29 +71,70 @@ static uint32_t content_height(const struct browser *b)
 	return b->o.height - b->o.strip;
 }
 
-/* Copies untrusted text for display: at most `size - 1` bytes, controls become spaces, no cut UTF-8. */
+/* Length of the well-formed UTF-8 character at s and its code point; 0 if malformed. */
+static size_t utf8_char(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t len;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2, c &= 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3, c &= 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	/* A NUL is no continuation byte: the scan never passes the end. */
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * Copies untrusted text for display (the terminal, the tab strip): at most
+ * `size - 1` bytes of well-formed UTF-8, never a character cut in two.
+ * Control characters become spaces: C0 and DEL, and C1 (U+0080-U+009F),
+ * which terminals take for ESC [ and the like. Bytes that are not UTF-8
+ * become '?': a lone 0x9b is a CSI to an 8-bit terminal.
+ */
 static void sanitize(char *out, size_t size, const char *in)
 {
+	const unsigned char *s = (const unsigned char *)in;
 	size_t n = 0;
 
-	for (size_t i = 0; in && in[i] && n + 1 < size; i++) {
-		unsigned char c = (unsigned char)in[i];
+	if (!size)
+		return;
+	while (s && *s) {
+		uint32_t cp;
+		size_t len = utf8_char(s, &cp);
 
-		out[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	/* Do not leave half a UTF-8 sequence at the end. */
-	if (n && ((unsigned char)out[n - 1] & 0x80)) {
-		size_t k = n;
-
-		while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
-			k--;
-		if (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0xc0) {
-			unsigned char lead = (unsigned char)out[k - 1];
-			size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-
-			if (n - (k - 1) < need)
-				n = k - 1;
+		if (!len) {
+			if (n + 1 >= size)
+				break;
+			out[n++] = '?';
+			s++;
+			continue;
 		}
+		if (n + (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ? 1 : len) >= size)
+			break;
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			out[n++] = ' ';
+		else
+			for (size_t i = 0; i < len; i++)
+				out[n++] = (char)s[i];
+		s += len;
 	}
 	out[n] = '\0';
 }
@@ -238,7 +279,7 @@ static bool is_debug_url(const char *url)
 	for (size_t i = 0; i < sizeof debug / sizeof debug[0]; i++)
 		if (!strcmp(url, debug[i]))
 			return true;
-	return false;
+	return !strncmp(url, "about:evil", 10);
 }
 
 static void send_navigate(struct browser *b, struct tab *t)
@@ -264,6 +305,8 @@ static void send_navigate(struct browser *b, struct tab *t)
 		t->nav_id = nv.nav_id;
 		t->nav_pending = false;
 		t->loaded = false;
+		t->scroll_y = 0;
+		t->scroll_pending = false;
 		t->error[0] = '\0';
 	}
 	free(html);
@@ -284,6 +327,10 @@ static int check_url(const char *url, char *err, size_t errsz)
 			return -EINVAL;
 		}
 	}
+	if (!strncmp(url, "about:evil", 10)) {
+		snprintf(err, errsz, "about:evil is for the 'evil' command only");
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -303,13 +350,107 @@ int browser_tab_navigate(struct browser *b, struct tab *t, const char *url, char
 		browser_say(b, "tab %u: about:gpucrash: asking the gpu process to crash", t->id);
 		return 0;
 	}
+	browser_tab_load(b, t, url);
+	return 0;
+}
+
+void browser_tab_load(struct browser *b, struct tab *t, const char *url)
+{
 	if (!is_debug_url(url))
 		snprintf(t->url, sizeof t->url, "%s", url);
 	snprintf(t->loading_url, sizeof t->loading_url, "%s", url);
 	t->nav_pending = true;
 	t->title[0] = '\0';
 	send_navigate(b, t);
+}
+
+int browser_tab_scroll(struct browser *b, struct tab *t, uint32_t y)
+{
+	Browser__Scroll sc = BROWSER__SCROLL__INIT;
+	uint32_t view = content_height(b), max = t->page_height > view ? t->page_height - view : 0;
+	int r;
+
+	if (!t->w || !bh_worker_is_ready(t->w) || !t->loaded)
+		return -ENOTCONN;
+
+	sc.nav_id = t->nav_id;
+	sc.y = y < max ? y : max;
+	if (sc.y == t->scroll_y)
+		return 0;
+	r = bh_worker_send(t->w, MSG_SCROLL, &sc.base, NULL, 0);
+	if (r == 0) {
+		/* Relative scrolls that follow add to this, before the renderer confirms it. */
+		t->scroll_y = sc.y;
+		t->scroll_pending = true;
+	}
+	return r;
+}
+
+/*
+ * Joins a link target to the directory of `base` (both relative to the pages
+ * folder) and folds "." and "..": a result that would climb above the
+ * folder is refused, as is anything absolute or of another scheme.
+ */
+static int resolve_link(const char *base, const char *target, char *out, size_t size)
+{
+	char joined[2 * URL_MAX];
+	const char *slash = strrchr(base, '/');
+	size_t n = 0, dir = slash && strncmp(base, "about:", 6) ? (size_t)(slash - base + 1) : 0;
+
+	if (!strncmp(target, "about:", 6)) {
+		if (snprintf(out, size, "%s", target) >= (int)size)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (!target[0] || target[0] == '/' || strchr(target, ':') || strchr(target, '\\'))
+		return -EPERM;
+	if (snprintf(joined, sizeof joined, "%.*s%s", (int)dir, base, target) >= (int)sizeof joined)
+		return -ENAMETOOLONG;
+	/* Fold segment by segment into out. */
+	for (char *seg = joined, *next; seg; seg = next) {
+		next = strchr(seg, '/');
+		if (next)
+			*next++ = '\0';
+		if (!seg[0] || !strcmp(seg, "."))
+			continue;
+		if (!strcmp(seg, "..")) {
+			if (n == 0)
+				return -EPERM;
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+			continue;
+		}
+		if (n + (n ? 1 : 0) + strlen(seg) + 1 > size)
+			return -ENAMETOOLONG;
+		if (n)
+			out[n++] = '/';
+		memcpy(out + n, seg, strlen(seg));
+		n += strlen(seg);
+	}
+	if (n == 0)
+		return -EPERM;
+	out[n] = '\0';
 	return 0;
+}
+
+int browser_tab_follow(struct browser *b, struct tab *t, unsigned k, char *err, size_t errsz)
+{
+	char url[URL_MAX];
+	int r;
+
+	if (!t->loaded || k >= t->n_link_targets || !t->link_targets[k][0]) {
+		snprintf(err, errsz, "tab %u has no link %u (see 'links')", t->id, k + 1);
+		return -ENOENT;
+	}
+	r = resolve_link(t->url, t->link_targets[k], url, sizeof url);
+	if (r < 0) {
+		snprintf(err, errsz, "link %u (%s) %s", k + 1, t->link_targets[k],
+			 r == -EPERM ? "leaves the pages folder" : "is too long");
+		return r;
+	}
+	return browser_tab_navigate(b, t, url, err, errsz);
 }
 
 int browser_tab_reload(struct browser *b, struct tab *t)
@@ -423,7 +564,7 @@ bool browser_all_loaded(const struct browser *b)
 	for (const struct tab *t = b->tabs; t; t = t->next) {
 		if (t->closing || t->failed)
 			continue;
-		if (t->sad || !t->loaded || t->nav_pending || t->state_gen == 0)
+		if (t->sad || !t->loaded || t->nav_pending || t->scroll_pending || t->state_gen == 0)
 			return false;
 		/* The gpu holds the very frame the renderer presented for this page. */
 		if (t->shown_kind != 1 || t->shown_gen != t->state_gen || t->shown_seq < t->state_seq)
@@ -447,6 +588,16 @@ static void on_page_state(struct browser *b, struct tab *t, bh_msg *m)
 	sanitize(t->error, sizeof t->error, ps->error);
 	t->render_us = ps->render_us;
 	t->links = ps->links;
+	t->page_height = ps->page_height;
+	/* The frame of the last Scroll sent (the renderer clamps as send does), or a newer page. */
+	if (first || ps->scroll_y == t->scroll_y)
+		t->scroll_pending = false;
+	t->scroll_y = ps->scroll_y;
+	t->n_link_targets = 0;
+	for (size_t i = 0; i < ps->n_link_targets && i < TAB_MAX_LINKS; i++) {
+		sanitize(t->link_targets[i], sizeof t->link_targets[i], ps->link_targets[i]);
+		t->n_link_targets++;
+	}
 	t->state_gen = ps->generation;
 	t->state_seq = ps->frame_seq;
 	if (first) {
@@ -546,8 +697,9 @@ static void on_bad_renderer(struct browser *b, bh_msg *m)
 	struct tab *t = browser_tab_by_id(b, br->tab_id);
 	char detail[200];
 
-	/* Only the incarnation that sent the bad frame pays; a stale report is dropped. */
-	if (!t || !t->w || br->generation != t->chan_gen || !bh_worker_is_ready(t->w))
+	rel_on_gpu_bad_report(b);
+	/* Only the incarnation that sent the bad frame pays; a stale report is dropped, and so is one naming no channel. */
+	if (!t || !t->w || !t->chan_gen || br->generation != t->chan_gen || !bh_worker_is_ready(t->w))
 		return;
 	sanitize(detail, sizeof detail, br->detail);
 	bh_worker_bad_message(t->w, detail);
@@ -603,11 +755,19 @@ static void on_message(bh_worker *w, bh_msg *m, void *ud)
 		case BH_MSG_FRAME_READY:
 			on_output_frame(b, m);
 			return;
-		case BH_MSG_SURFACE_DETACH:
+		case BH_MSG_SURFACE_DETACH: {
+			uint32_t id;
+
+			/* As the gpu judges its renderers: only the surface that is attached. */
+			if (bh_surface_parse_detach(m, &id) < 0 || !b->out || id != bh_surface_id(b->out)) {
+				bh_worker_bad_message(b->gpu, "bad SurfaceDetach");
+				return;
+			}
 			bh_surface_destroy(b->out);
 			b->out = NULL;
 			b->held = -1;
 			return;
+		}
 		case MSG_COMPOSITED:
 			on_composited(b, m);
 			return;
@@ -672,7 +832,10 @@ static void on_exit_cb(bh_worker *w, const bh_exit_info *info, int restarting, v
 {
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
+	char detail[sizeof info->detail];
 
+	/* The detail may quote the worker (a SetupFailed's text): it goes to the terminal. */
+	sanitize(detail, sizeof detail, info->detail);
 	rel_on_exit(b, w, info, restarting);
 	if (w == b->gpu) {
 		b->gpu_ready = false;
@@ -685,7 +848,7 @@ static void on_exit_cb(bh_worker *w, const bh_exit_info *info, int restarting, v
 			return;
 		event(b, EV_GPU_EXIT);
 		browser_say(b, "gpu process pid %d: %s%s%s%s", (int)info->pid, exit_prefix(info),
-			    exit_prefix(info)[0] ? ": " : "", info->detail, restarting ? "; restarting it" : "");
+			    exit_prefix(info)[0] ? ": " : "", detail, restarting ? "; restarting it" : "");
 		/* Tabs waiting to show a sad frame cannot wait for a gpu that is gone. */
 		for (struct tab *x = b->tabs; x; x = x->next)
 			send_navigate(b, x);
@@ -711,12 +874,12 @@ static void on_exit_cb(bh_worker *w, const bh_exit_info *info, int restarting, v
 	t->sad = true;
 	t->sad_shown = false;
 	t->loaded = false;
-	snprintf(t->sad_reason, sizeof t->sad_reason, "%s", info->detail);
+	sanitize(t->sad_reason, sizeof t->sad_reason, info->detail);
 	/* Reload what the tab last committed; a debug page is not committed. */
 	snprintf(t->loading_url, sizeof t->loading_url, "%s", t->url);
 	t->nav_pending = restarting;
 	browser_say(b, "tab %u (%s): renderer pid %d: %s%s%s%s", t->id, tab_name(t), (int)info->pid,
-		    exit_prefix(info), exit_prefix(info)[0] ? ": " : "", info->detail,
+		    exit_prefix(info), exit_prefix(info)[0] ? ": " : "", detail,
 		    restarting ? "; restarting it" : "");
 	t->title[0] = '\0';
 	send_scene(b);
@@ -727,11 +890,13 @@ static void on_failed(bh_worker *w, const bh_exit_info *info, void *ud)
 {
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
+	char detail[sizeof info->detail];
 
+	sanitize(detail, sizeof detail, info->detail);
 	rel_on_failed(b, w);
 	if (w == b->gpu) {
 		b->gpu_failed = true;
-		browser_say(b, "gpu process crashed too many times (%s): no more restarts", info->detail);
+		browser_say(b, "gpu process crashed too many times (%s): no more restarts", detail);
 		script_poll(b);
 		return;
 	}
@@ -740,7 +905,7 @@ static void on_failed(bh_worker *w, const bh_exit_info *info, void *ud)
 	t->failed = true;
 	t->nav_pending = false;
 	snprintf(t->sad_reason, sizeof t->sad_reason, "crashed %u times in a row, giving up: %s",
-		 info->restarts + 1, info->detail);
+		 info->restarts + 1, detail);
 	event(b, EV_FAILED);
 	browser_say(b, "tab %u: %s", t->id, t->sad_reason);
 	send_scene(b);
@@ -829,6 +994,11 @@ int browser_init(struct browser *b)
 		.n_files = 1,
 	};
 
+	if (b->o.fuzz_fixture) {
+		/* Fake workers send no heartbeats: the watchdog would call them hung mid-input. */
+		specs[0].heartbeat_ms = specs[1].heartbeat_ms = 0;
+		specs[0].hang_timeout_ms = specs[1].hang_timeout_ms = 0;
+	}
 	if (b->o.chaos_mode) {
 		/*
 		 * `chaos` kills every few hundred milliseconds: the crash-loop
@@ -856,6 +1026,8 @@ int browser_init(struct browser *b)
 	r = rel_init(b);
 	if (r < 0)
 		return r;
+	if (b->o.fuzz_fixture)
+		return 0;
 	return bh_worker_start(b->sup, "gpu", NULL, &b->gpu);
 }
 

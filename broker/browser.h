@@ -17,6 +17,7 @@
 #define BROWSER_MAX_TABS 16
 #define URL_MAX 256
 #define TITLE_MAX 128
+#define TAB_MAX_LINKS 64      /* link targets kept per tab (PageState sends at most these) */
 
 /* Exit statuses of bulkhead-browser (docs/DEMO.md). */
 enum {
@@ -79,6 +80,19 @@ struct rel_state {
 	bool chaos_active;
 	uint64_t chaos_end_ns, chaos_t0_ns, rng;
 	unsigned kills, renderer_kills, gpu_kills, sigkills, sigsegvs;
+	/* evil: one tab's renderer in evil-worker mode (renderer/evil.h) */
+	bh_timer *evil_timer;
+	uint32_t evil_tab;          /* its id (0: none yet) */
+	bool evil_active;           /* every incarnation of that tab is sent to about:evil */
+	bool evil_reported;
+	uint64_t evil_t0_ns, evil_end_ns, evil_seed;
+	uint64_t evil_frames0, evil_bad0, evil_reports0; /* frames, bad-message exits, gpu reports at start */
+	unsigned evil_rounds;       /* incarnations sent to about:evil */
+	unsigned evil_bad_kills;    /* of those, killed as bad-message senders */
+	unsigned evil_other_ends;   /* ended otherwise (killed when the time was up, crashed...) */
+	unsigned evil_bystanders;   /* ends of other processes (other tabs, the gpu) meanwhile */
+	uint32_t evil_gpu_pid;      /* the gpu process when it started: it must be the same at the end */
+	uint64_t gpu_bad_reports;   /* BadRenderer reports from the gpu, stale ones included */
 };
 
 struct tab {
@@ -97,6 +111,11 @@ struct tab {
 	char error[256];
 	uint64_t render_us;
 	uint32_t links;
+	char link_targets[TAB_MAX_LINKS][URL_MAX]; /* sanitized; "" when unusable */
+	unsigned n_link_targets;
+	uint32_t page_height;   /* laid-out height of the page shown */
+	uint32_t scroll_y;      /* its row at the top of the frame */
+	bool scroll_pending;    /* a Scroll was sent; its frame's PageState has not come */
 	uint32_t state_gen;     /* frame the PageState names */
 	uint64_t state_seq;
 
@@ -122,6 +141,12 @@ struct browser_opts {
 	bool stats_json;        /* print stats as JSON at exit */
 	const char *frames_dir; /* every frame as a PNG here */
 	bool chaos_mode;        /* crash-loop limits lifted for `chaos` (--chaos, --chaos-mode) */
+	/*
+	 * Internal, for fuzz/fuzz_broker.c only: browser_init() starts no gpu
+	 * process and arms no heartbeat watchdog; the harness binds fake workers
+	 * (supervisor/supervisor_private.h) as b->gpu and as its tabs' renderers.
+	 */
+	bool fuzz_fixture;
 };
 
 struct script;
@@ -183,6 +208,17 @@ int browser_event_from_name(const char *name);
 struct tab *browser_tab_open(struct browser *b, const char *url, char *err, size_t errsz);
 int browser_tab_close(struct browser *b, struct tab *t);
 int browser_tab_navigate(struct browser *b, struct tab *t, const char *url, char *err, size_t errsz);
+/* Loads url in t without the user's checks (url is valid; debug pages are not committed). */
+void browser_tab_load(struct browser *b, struct tab *t, const char *url);
+/* Shows t's page from row y (the renderer clamps it). -ENOTCONN if its renderer is not running. */
+int browser_tab_scroll(struct browser *b, struct tab *t, uint32_t y);
+/*
+ * Navigates t to its link k (0-based, as `links` lists them): the target
+ * resolved against the directory of the tab's page. -ENOENT for no such
+ * link, -EPERM for one that leaves the pages folder or names another scheme;
+ * err says why.
+ */
+int browser_tab_follow(struct browser *b, struct tab *t, unsigned k, char *err, size_t errsz);
 int browser_tab_reload(struct browser *b, struct tab *t);
 int browser_tab_crash(struct browser *b, struct tab *t);
 void browser_tab_activate(struct browser *b, struct tab *t);
@@ -231,6 +267,17 @@ void rel_on_pong(struct browser *b, bh_worker *w, bh_msg *m);
 int rel_chaos_start(struct browser *b, unsigned secs, uint64_t seed);
 /* True while chaos runs or a worker it killed is not back yet. */
 bool rel_chaos_busy(const struct browser *b);
+/*
+ * Evil-worker mode for `secs` seconds: tab t's renderer, and every
+ * incarnation restarted after it, is sent to about:evil (seeded from
+ * `seed`, the target cycling broker, gpu, both). -EBUSY if one runs,
+ * -EPERM without --chaos-mode (the crash-loop limit would end it at once).
+ */
+int rel_evil_start(struct browser *b, struct tab *t, unsigned secs, uint64_t seed);
+/* True until the time is up and the tab shows its own page again. */
+bool rel_evil_busy(struct browser *b);
+/* Counts BadRenderer reports from the gpu (browser.c). */
+void rel_on_gpu_bad_report(struct browser *b);
 /* Sends n Pings at once to a worker; says how many the send queue refused. */
 void rel_burst(struct browser *b, bh_worker *w, unsigned n, const char *who);
 struct wrel *rel_of(struct browser *b, const bh_worker *w);

@@ -23,6 +23,7 @@ int browser_registry_create(bh_registry **out)
 		{ MSG_PING, &browser__ping__descriptor, 0 },
 		{ MSG_PONG, &browser__pong__descriptor, 0 },
 		{ MSG_DEBUG_NOTE, &browser__debug_note__descriptor, 0 },
+		{ MSG_SCROLL, &browser__scroll__descriptor, 0 },
 	};
 	bh_registry *reg;
 	int r;

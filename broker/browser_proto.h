@@ -23,6 +23,7 @@ enum {
 	MSG_PING,                           /* broker -> renderer, gpu: Ping */
 	MSG_PONG,                           /* renderer, gpu -> broker: Pong */
 	MSG_DEBUG_NOTE,                     /* renderer -> broker: DebugNote */
+	MSG_SCROLL,                         /* broker -> renderer: Scroll */
 };
 
 /*

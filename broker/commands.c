@@ -16,7 +16,7 @@
 #define MAX_ARGS 8
 #define DEFAULT_WAIT_S 30
 
-enum wait_kind { W_NONE, W_LOADED, W_FRAMES, W_EVENT, W_SLEEP, W_BENCH, W_CHAOS };
+enum wait_kind { W_NONE, W_LOADED, W_FRAMES, W_EVENT, W_SLEEP, W_BENCH, W_CHAOS, W_EVIL };
 
 struct script {
 	char **lines;
@@ -37,6 +37,9 @@ static const char help_text[] =
 	"  close [N]             close tab N (default: the active tab)\n"
 	"  navigate [N] PAGE     load PAGE in tab N (alias: go)\n"
 	"  tab N                 show tab N\n"
+	"  links [N]             the tab's links, numbered\n"
+	"  follow [N] LINK       load the tab's link number LINK\n"
+	"  scroll [N] Y|+DY|-DY  show the tab's page from row Y (or DY rows further)\n"
 	"  reload [N]            load the tab's page again\n"
 	"  crash [N]             crash the tab's renderer on purpose\n"
 	"  overview [on|off]     a grid of every tab instead of the active one\n"
@@ -51,6 +54,8 @@ static const char help_text[] =
 	"  bench [FRAMES]        measure the compositor inside the gpu process\n"
 	"  chaos SECONDS [SEED]  kill random renderers and the gpu every 100-500 ms, then wait\n"
 	"                        until every one is back (use --chaos-mode to lift crash-loop limits)\n"
+	"  evil N SECONDS [SEED] tab N's renderers send mutated frames to the broker and the gpu\n"
+	"                        until killed, for SECONDS; then wait for its page (needs --chaos-mode)\n"
 	"  burst N [TAB|gpu]     send N Pings at once (shows the bounded send queue)\n"
 	"  help, quit\n"
 	"debug pages: about:crash about:hang about:escape (-open, -socket, -exec) about:badmessage\n"
@@ -208,6 +213,8 @@ static bool wait_done(struct browser *b)
 		return b->bench_done;
 	case W_CHAOS:
 		return !rel_chaos_busy(b);
+	case W_EVIL:
+		return !rel_evil_busy(b);
 	}
 	return true;
 }
@@ -276,6 +283,62 @@ static int run_command(struct browser *b, int argc, char **argv)
 		}
 		if (browser_tab_crash(b, t) < 0) {
 			browser_say(b, "crash: tab %u has no running renderer", browser_tab_index(b, t));
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "links")) {
+		if (argc > 2) {
+			browser_say(b, "links: usage: links [N]");
+			return -1;
+		}
+		t = tab_arg(b, argc, argv, 1, err, sizeof err);
+		if (!t) {
+			browser_say(b, "links: %s", err);
+			return -1;
+		}
+		browser_say(b, "tab %u: %u link(s)%s", browser_tab_index(b, t), t->links,
+			    t->links > t->n_link_targets ? " (the first ones listed)" : "");
+		for (unsigned i = 0; i < t->n_link_targets; i++)
+			browser_say(b, "  %2u  %s", i + 1, t->link_targets[i][0] ? t->link_targets[i] : "(too long)");
+		return 0;
+	}
+	if (!strcmp(cmd, "follow")) {
+		if (argc < 2 || argc > 3 || parse_uint(argv[argc - 1], UINT_MAX, &n) < 0 || n == 0) {
+			browser_say(b, "follow: usage: follow [N] LINK (LINK as 'links' numbers them)");
+			return -1;
+		}
+		t = tab_arg(b, argc - 1, argv, argc == 3 ? 1 : 99, err, sizeof err);
+		if (!t || browser_tab_follow(b, t, (unsigned)n - 1, err, sizeof err) < 0) {
+			browser_say(b, "follow: %s", err);
+			return -1;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "scroll")) {
+		const char *y = argv[argc - 1];
+		long long to;
+		char *end;
+
+		errno = 0;
+		to = argc >= 2 ? strtoll(y, &end, 10) : 0;
+		if (argc < 2 || argc > 3 || errno || end == y || *end) {
+			browser_say(b, "scroll: usage: scroll [N] Y|+DY|-DY (page rows)");
+			return -1;
+		}
+		t = tab_arg(b, argc - 1, argv, argc == 3 ? 1 : 99, err, sizeof err);
+		if (!t) {
+			browser_say(b, "scroll: %s", err);
+			return -1;
+		}
+		if (y[0] == '+' || y[0] == '-')
+			to += t->scroll_y;
+		if (to < 0)
+			to = 0;
+		if (to > UINT32_MAX)
+			to = UINT32_MAX;
+		if (browser_tab_scroll(b, t, (uint32_t)to) < 0) {
+			browser_say(b, "scroll: tab %u shows no page yet", browser_tab_index(b, t));
 			return -1;
 		}
 		return 0;
@@ -400,6 +463,30 @@ static int run_command(struct browser *b, int argc, char **argv)
 		}
 		/* Time to kill, and time for the last ones killed to come back. */
 		start_wait(b, W_CHAOS, 0, 0, (unsigned)n + 60, "chaos to end and every process to come back");
+		return 0;
+	}
+	if (!strcmp(cmd, "evil")) {
+		unsigned long long seed = 0;
+		char *end;
+		int e;
+
+		if (argc < 3 || argc > 4 || parse_uint(argv[2], 86400, &n) < 0 || n == 0 ||
+		    (argc == 4 && (errno = 0, seed = strtoull(argv[3], &end, 10), errno || *end))) {
+			browser_say(b, "evil: usage: evil N SECONDS [SEED] (1 to 86400 seconds)");
+			return -1;
+		}
+		t = tab_arg(b, argc, argv, 1, err, sizeof err);
+		if (!t) {
+			browser_say(b, "evil: %s", err);
+			return -1;
+		}
+		e = rel_evil_start(b, t, (unsigned)n, seed);
+		if (e < 0) {
+			browser_say(b, "evil: %s", e == -EPERM ? "start the browser with --chaos-mode: the crash-loop "
+				    "limit would end it at once" : e == -EBUSY ? "already running" : strerror(-e));
+			return -1;
+		}
+		start_wait(b, W_EVIL, 0, 0, (unsigned)n + 60, "evil to end and the tab to show its page");
 		return 0;
 	}
 	if (!strcmp(cmd, "burst")) {

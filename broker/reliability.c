@@ -23,6 +23,14 @@
  * Chaos. `chaos SECONDS` kills a random ready renderer or the gpu with
  * SIGKILL or SIGSEGV every 100-500 ms (seeded xorshift), never one that was
  * killed and is not back yet, so every kill is one exit and one restart.
+ *
+ * Evil. `evil TAB SECONDS` sends that tab's renderer to about:evil, and
+ * every incarnation restarted after it, until the time is up: each sends
+ * mutated and random frames to the broker and the gpu (renderer/evil.h)
+ * and must be killed as a bad-message sender, by the broker's own checks
+ * or on the gpu's BadRenderer report, while the gpu and the other tabs
+ * carry on. When the time is up a renderer still in about:evil is killed,
+ * and the tab reloads its own page.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -293,6 +301,123 @@ void rel_burst(struct browser *b, bh_worker *w, unsigned n, const char *name)
 		    st.peak_queued_bytes);
 }
 
+/* ---- evil ------------------------------------------------------------------------------- */
+
+static struct tab *evil_tab(struct browser *b)
+{
+	return b->rel.evil_tab ? browser_tab_by_id(b, b->rel.evil_tab) : NULL;
+}
+
+static bool in_evil(const struct tab *t)
+{
+	return !strncmp(t->loading_url, "about:evil", 10);
+}
+
+/* The next round's page: a new seed, the target cycling broker, gpu, both. */
+static void evil_url(struct browser *b, char *out, size_t size)
+{
+	static const char *const to[] = { "broker", "gpu", "both" };
+	unsigned n = b->rel.evil_rounds++;
+
+	snprintf(out, size, "about:evil?seed=%llu&to=%s", (unsigned long long)(b->rel.evil_seed + n),
+		 to[n % 3]);
+}
+
+static void evil_on_ready(struct browser *b, bh_worker *w)
+{
+	struct tab *t = bh_worker_userdata(w);
+
+	if (!b->rel.evil_active || w == b->gpu || !t || t != evil_tab(b) || t->closing)
+		return;
+	/* on_ready then navigates to loading_url, once the sad frame was shown. */
+	evil_url(b, t->loading_url, sizeof t->loading_url);
+	t->nav_pending = true;
+}
+
+static void evil_on_exit(struct browser *b, bh_worker *w, const bh_exit_info *info)
+{
+	struct tab *t = bh_worker_userdata(w);
+
+	if (!b->rel.evil_tab || b->rel.evil_reported || b->quitting)
+		return;
+	if (w != b->gpu && t && t == evil_tab(b) && in_evil(t)) {
+		if (info->kind == BH_EXIT_BAD_MESSAGE)
+			b->rel.evil_bad_kills++;
+		else
+			b->rel.evil_other_ends++;
+	} else if (info->kind != BH_EXIT_STOPPED) {
+		b->rel.evil_bystanders++;
+	}
+}
+
+void rel_on_gpu_bad_report(struct browser *b)
+{
+	b->rel.gpu_bad_reports++;
+}
+
+static void on_evil_end(bh_timer *tm, void *ud)
+{
+	struct browser *b = ud;
+	struct tab *t = evil_tab(b);
+
+	b->rel.evil_active = false;
+	browser_say(b, "evil: time is up after %u round(s); waiting for tab %u to show its page again",
+		    b->rel.evil_rounds, b->rel.evil_tab);
+	/* A renderer still in about:evil goes; its restart reloads the tab's own page. */
+	if (t && t->w && bh_worker_is_ready(t->w) && in_evil(t))
+		(void)bh_worker_kill(t->w, SIGKILL);
+	script_poll(b);
+}
+
+int rel_evil_start(struct browser *b, struct tab *t, unsigned secs, uint64_t seed)
+{
+	char url[URL_MAX];
+
+	if (b->rel.evil_active || (b->rel.evil_tab && !b->rel.evil_reported))
+		return -EBUSY;
+	if (!b->o.chaos_mode)
+		return -EPERM;
+	b->rel.evil_tab = t->id;
+	b->rel.evil_active = true;
+	b->rel.evil_reported = false;
+	b->rel.evil_seed = seed ? seed : bh_now_ns() | 1;
+	b->rel.evil_rounds = b->rel.evil_bad_kills = b->rel.evil_other_ends = b->rel.evil_bystanders = 0;
+	b->rel.evil_t0_ns = bh_now_ns();
+	b->rel.evil_end_ns = b->rel.evil_t0_ns + (uint64_t)secs * 1000000000ull;
+	b->rel.evil_frames0 = b->frames;
+	b->rel.evil_bad0 = b->rel.exits[BH_EXIT_BAD_MESSAGE];
+	b->rel.evil_reports0 = b->rel.gpu_bad_reports;
+	b->rel.evil_gpu_pid = b->gpu ? (uint32_t)bh_worker_pid(b->gpu) : 0;
+	browser_say(b, "evil: tab %u for %u s, seed %llu", t->id, secs, (unsigned long long)b->rel.evil_seed);
+	evil_url(b, url, sizeof url);
+	browser_tab_load(b, t, url);
+	return bh_timer_arm(b->rel.evil_timer, (uint64_t)secs * 1000u, 0);
+}
+
+bool rel_evil_busy(struct browser *b)
+{
+	struct tab *t = evil_tab(b);
+	double secs = (double)(bh_now_ns() - b->rel.evil_t0_ns) / 1e9;
+	uint32_t gpu_pid = b->gpu ? (uint32_t)bh_worker_pid(b->gpu) : 0;
+	uint64_t frames = b->frames - b->rel.evil_frames0;
+
+	if (b->rel.evil_active)
+		return true;
+	if (t && !t->closing && !t->failed && (!t->loaded || in_evil(t) || t->nav_pending))
+		return true;
+	if (b->rel.evil_reported)
+		return false;
+	b->rel.evil_reported = true;
+	browser_say(b, "evil: tab %u, %.1f s: %u renderer(s) sent to about:evil, %u killed as bad-message "
+		    "senders, %u ended otherwise; the gpu reported %llu bad frame(s); gpu process %s; other "
+		    "processes ended: %u; %llu frames composited (%.0f a second)", b->rel.evil_tab, secs,
+		    b->rel.evil_rounds, b->rel.evil_bad_kills, b->rel.evil_other_ends,
+		    (unsigned long long)(b->rel.gpu_bad_reports - b->rel.evil_reports0),
+		    gpu_pid && gpu_pid == b->rel.evil_gpu_pid ? "unchanged" : "RESTARTED", b->rel.evil_bystanders,
+		    (unsigned long long)frames, secs > 0 ? (double)frames / secs : 0.0);
+	return false;
+}
+
 /* ---- worker life ------------------------------------------------------------------------ */
 
 void rel_on_ready(struct browser *b, bh_worker *w)
@@ -309,12 +434,14 @@ void rel_on_ready(struct browser *b, bh_worker *w)
 	r->strikes = 0;
 	r->flood_t0_ns = 0;
 	r->chaos_pending = false;
+	evil_on_ready(b, w);
 }
 
 void rel_on_exit(struct browser *b, bh_worker *w, const bh_exit_info *info, int restarting)
 {
 	struct wrel *r = rel_of(b, w);
 
+	evil_on_exit(b, w, info);
 	if ((unsigned)info->kind < BH_EXIT_KIND_COUNT && info->kind != BH_EXIT_STOPPED && !b->quitting)
 		b->rel.exits[info->kind]++;
 	/* Not coming back: nothing to wait for (the caller polls the script once the tab is updated). */
@@ -436,6 +563,8 @@ int rel_init(struct browser *b)
 	if (r == 0)
 		r = bh_timer_create(b->loop, on_chaos, b, &b->rel.chaos_timer);
 	if (r == 0)
+		r = bh_timer_create(b->loop, on_evil_end, b, &b->rel.evil_timer);
+	if (r == 0)
 		r = bh_timer_arm(b->rel.tick, PING_MS, PING_MS);
 	rel_sample(b);
 	return r;
@@ -445,7 +574,8 @@ void rel_fini(struct browser *b)
 {
 	bh_timer_destroy(b->rel.tick);
 	bh_timer_destroy(b->rel.chaos_timer);
-	b->rel.tick = b->rel.chaos_timer = NULL;
+	bh_timer_destroy(b->rel.evil_timer);
+	b->rel.tick = b->rel.chaos_timer = b->rel.evil_timer = NULL;
 }
 
 void rel_print_json(struct browser *b, FILE *f)
@@ -456,11 +586,14 @@ void rel_print_json(struct browser *b, FILE *f)
 	fprintf(f, "\"fds\":%ld,\"peak_fds\":%ld,\"rss_kb\":%ld,\"peak_rss_kb\":%ld,\"pings\":%llu,"
 		"\"pongs\":%llu,\"seq_gaps\":%llu,\"throttled\":%llu,\"flood_kills\":%llu,\"stall_kills\":%llu,"
 		"\"chaos\":{\"kills\":%u,\"renderer_kills\":%u,\"gpu_kills\":%u,\"sigkill\":%u,\"sigsegv\":%u},"
+		"\"evil\":{\"rounds\":%u,\"bad_message_kills\":%u,\"other_ends\":%u,\"bystanders\":%u},\"gpu_bad_reports\":%llu,"
 		"\"exits\":{", b->rel.fds, b->rel.peak_fds, b->rel.rss_kb, b->rel.peak_rss_kb,
 		(unsigned long long)b->rel.pings, (unsigned long long)b->rel.pongs,
 		(unsigned long long)b->rel.gaps, (unsigned long long)b->rel.throttles,
 		(unsigned long long)b->rel.flood_kills, (unsigned long long)b->rel.stall_kills, b->rel.kills,
-		b->rel.renderer_kills, b->rel.gpu_kills, b->rel.sigkills, b->rel.sigsegvs);
+		b->rel.renderer_kills, b->rel.gpu_kills, b->rel.sigkills, b->rel.sigsegvs, b->rel.evil_rounds,
+		b->rel.evil_bad_kills, b->rel.evil_other_ends, b->rel.evil_bystanders,
+		(unsigned long long)b->rel.gpu_bad_reports);
 	for (int k = 0; k < BH_EXIT_KIND_COUNT; k++)
 		fprintf(f, "%s\"%s\":%llu", k ? "," : "", bh_exit_kind_name(k),
 			(unsigned long long)b->rel.exits[k]);

@@ -14,8 +14,57 @@
 
 struct proc_info {
 	long rss_kb, shmem_kb, anon_kb;
+	long pss_kb, uss_kb;             /* -1: smaps not readable (see read_smaps) */
+	long shmem_pss_kb, shmem_uss_kb; /* the same, of shared-memory mappings only */
 	long cpu_ms;
 };
+
+/*
+ * Proportional (Pss) and unique (Private_*) memory from /proc/PID/smaps,
+ * also for shared-memory mappings on their own (a renderer's surface).
+ * A sandboxed worker is not dumpable, so the kernel shows its smaps only to
+ * a reader with CAP_SYS_PTRACE: an unprivileged broker gets -1 here.
+ */
+static void read_smaps(pid_t pid, struct proc_info *pi)
+{
+	char path[64], line[512];
+	long pss = 0, uss = 0, spss = 0, suss = 0;
+	int shm = 0, whole = 1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		/* The rest of an over-long line (a mapping's path) is no field. */
+		int cont = !whole;
+		long kb;
+
+		whole = strchr(line, '\n') != NULL;
+		if (cont)
+			continue;
+		if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
+			/* A mapping's first line: memfds are the buffers shared through bh_shm. */
+			shm = strstr(line, " /memfd:") || strstr(line, " /dev/shm/") || strstr(line, " /SYSV");
+			continue;
+		}
+		if (!strncmp(line, "Pss:", 4)) {
+			kb = strtol(line + 4, NULL, 10);
+			pss += kb;
+			spss += shm ? kb : 0;
+		} else if (!strncmp(line, "Private_Clean:", 14) || !strncmp(line, "Private_Dirty:", 14)) {
+			kb = strtol(line + 14, NULL, 10);
+			uss += kb;
+			suss += shm ? kb : 0;
+		}
+	}
+	fclose(f);
+	pi->pss_kb = pss;
+	pi->uss_kb = uss;
+	pi->shmem_pss_kb = spss;
+	pi->shmem_uss_kb = suss;
+}
 
 static void read_proc(pid_t pid, struct proc_info *pi)
 {
@@ -24,8 +73,10 @@ static void read_proc(pid_t pid, struct proc_info *pi)
 
 	memset(pi, 0, sizeof *pi);
 	pi->rss_kb = pi->shmem_kb = pi->anon_kb = pi->cpu_ms = -1;
+	pi->pss_kb = pi->uss_kb = pi->shmem_pss_kb = pi->shmem_uss_kb = -1;
 	if (pid <= 0)
 		return;
+	read_smaps(pid, pi);
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	f = fopen(path, "re");
 	if (f) {
@@ -60,7 +111,7 @@ static void read_proc(pid_t pid, struct proc_info *pi)
 
 static void sandbox_summary(const bh_sandbox_status *st, char *out, size_t size)
 {
-	unsigned applied = 0, required = 0;
+	unsigned applied = 0;
 
 	if (!st) {
 		snprintf(out, size, "no report yet");
@@ -68,7 +119,6 @@ static void sandbox_summary(const bh_sandbox_status *st, char *out, size_t size)
 	}
 	for (int i = 0; i < BH_LAYER_COUNT; i++) {
 		applied += st->layers[i].state == BH_STATE_APPLIED;
-		required += st->layers[i].need == BH_NEED_REQUIRED;
 	}
 	snprintf(out, size, "%s: %u/%d layers, seccomp %s (%u filter%s), caps %s, %s root", st->profile,
 		 applied, BH_LAYER_COUNT, st->seccomp_mode == 2 ? "on" : "OFF", st->seccomp_filters,
@@ -160,9 +210,10 @@ void stats_print(struct browser *b, FILE *f, bool json)
 			continue;
 		}
 		fprintf(f, "%s\n {\"pid\":%d,\"type\":\"%s\",\"tab\":%u,\"rss_kb\":%ld,\"shmem_kb\":%ld,"
-			"\"anon_kb\":%ld,\"cpu_ms\":%ld,\"restarts\":%u,\"last_exit\":", i ? "," : "",
-			(int)rows[i].pid, rows[i].type, rows[i].tab, pi.rss_kb, pi.shmem_kb, pi.anon_kb, pi.cpu_ms,
-			rows[i].restarts);
+			"\"anon_kb\":%ld,\"pss_kb\":%ld,\"uss_kb\":%ld,\"shmem_pss_kb\":%ld,\"shmem_uss_kb\":%ld,"
+			"\"cpu_ms\":%ld,\"restarts\":%u,\"last_exit\":", i ? "," : "",
+			(int)rows[i].pid, rows[i].type, rows[i].tab, pi.rss_kb, pi.shmem_kb, pi.anon_kb, pi.pss_kb,
+			pi.uss_kb, pi.shmem_pss_kb, pi.shmem_uss_kb, pi.cpu_ms, rows[i].restarts);
 		if (rows[i].last)
 			json_string(f, last);
 		else

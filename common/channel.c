@@ -1,8 +1,10 @@
 /*
  * Channels: framed protobuf-c messages with fds over SOCK_SEQPACKET.
  *
- * Receiving: up to RECV_BATCH datagrams per recvmmsg() into preallocated
- * buffers (pages are touched only as far as data arrives), each validated in
+ * Receiving: one datagram per recvmsg() while traffic comes one message per
+ * wake-up, up to RECV_BATCH per recvmmsg() once it comes in bunches, into
+ * buffers allocated once (the batch's the first time one is needed; pages
+ * are touched only as far as data arrives), each validated in
  * full before dispatch and decoded into a per-channel arena, so the steady
  * state allocates nothing. The control buffer has room for far more fds than
  * any frame may carry, so an over-stuffed frame is seen (and its fds closed)
@@ -17,6 +19,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -87,7 +90,8 @@ struct bh_channel {
 	int paused;
 
 	/* receive side */
-	uint8_t *rbuf;
+	uint8_t *rbuf;  /* one BH_MAX_MESSAGE slot, or RECV_BATCH of them (rslots) */
+	unsigned rslots;
 	union cmsg_recv rcmsg[RECV_BATCH];
 	struct mmsghdr rmsg[RECV_BATCH];
 	struct iovec riov[RECV_BATCH];
@@ -279,16 +283,16 @@ int bh_channel_create(bh_loop *loop, const bh_registry *reg, int fd, const bh_ch
 	r = bh__arena_reset(&ch->arena);
 	if (r < 0)
 		goto fail;
-	ch->rbuf = malloc((size_t)RECV_BATCH * BH_MAX_MESSAGE);
+	/* Most channels never see a bunch of messages: the batch's buffers come when one does. */
+	ch->rbuf = malloc(BH_MAX_MESSAGE);
 	ch->pending = calloc(ch->limits.max_pending, sizeof *ch->pending);
 	if (!ch->rbuf || !ch->pending) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	for (unsigned i = 0; i < RECV_BATCH; i++) {
-		ch->riov[i].iov_base = ch->rbuf + (size_t)i * BH_MAX_MESSAGE;
-		ch->riov[i].iov_len = BH_MAX_MESSAGE;
-	}
+	ch->rslots = 1;
+	ch->riov[0].iov_base = ch->rbuf;
+	ch->riov[0].iov_len = BH_MAX_MESSAGE;
 	r = bh_defer_create(loop, on_flush, ch, &ch->flush_defer);
 	if (r < 0)
 		goto fail;
@@ -1004,6 +1008,30 @@ static int peer_gone(int fd)
  * Handles datagrams from where the last call stopped: a batch outlives a
  * pause, so the order of messages is kept whatever the application does.
  */
+/*
+ * Room for a whole batch, once per channel. Only called between batches, when
+ * no received frame lives in the buffer. Without memory the channel goes on
+ * one datagram at a time.
+ */
+static bool grow_batch(bh_channel *ch)
+{
+	uint8_t *big;
+
+	if (ch->rslots == RECV_BATCH)
+		return true;
+	big = malloc((size_t)RECV_BATCH * BH_MAX_MESSAGE);
+	if (!big)
+		return false;
+	free(ch->rbuf);
+	ch->rbuf = big;
+	ch->rslots = RECV_BATCH;
+	for (unsigned i = 0; i < RECV_BATCH; i++) {
+		ch->riov[i].iov_base = ch->rbuf + (size_t)i * BH_MAX_MESSAGE;
+		ch->riov[i].iov_len = BH_MAX_MESSAGE;
+	}
+	return true;
+}
+
 static void read_frames(bh_channel *ch)
 {
 	int fds[CMSG_MAX_FDS];
@@ -1022,7 +1050,10 @@ static void read_frames(bh_channel *ch)
 			/* A short batch drained the socket: another call would only say EAGAIN. */
 			if (received_short)
 				return;
-			for (unsigned b = 0; b < RECV_BATCH; b++) {
+			/* Request/reply traffic (below) never needs the batch's buffers. */
+			if (!(calls == 0 && ch->last_batch <= 1))
+				(void)grow_batch(ch);
+			for (unsigned b = 0; b < ch->rslots; b++) {
 				mh = &ch->rmsg[b].msg_hdr;
 				memset(mh, 0, sizeof *mh);
 				mh->msg_iov = &ch->riov[b];
@@ -1036,7 +1067,7 @@ static void read_frames(bh_channel *ch)
 			 * plain recvmsg() is cheaper than recvmmsg(), which tries the
 			 * socket once more. Once messages come in bunches, batches pay.
 			 */
-			if (calls == 0 && ch->last_batch <= 1) {
+			if ((calls == 0 && ch->last_batch <= 1) || ch->rslots == 1) {
 				ssize_t got = recvmsg(ch->fd, &ch->rmsg[0].msg_hdr,
 						      MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 

@@ -187,6 +187,49 @@ typedef struct bh_fuzz_fdset {
 int bh_fuzz_fdset_init(bh_fuzz_fdset *set);
 void bh_fuzz_fdset_fini(bh_fuzz_fdset *set);
 
+/* ---- regions of fuzzed size, access and seals (the surface harnesses) ------ */
+
+/* The largest region a harness makes. */
+#define BH_FUZZ_REGION_CAP (4u << 20)
+
+/* How the fd sent for a memfd was opened (bits 5-7 of its envelope fd byte). */
+enum bh_fuzz_access {
+	BH_FUZZ_ACC_RDWR,
+	BH_FUZZ_ACC_RDONLY,
+	BH_FUZZ_ACC_PATH,
+	BH_FUZZ_ACC_WRONLY,
+	BH_FUZZ_ACC_NOSEAL, /* read-write, made without MFD_ALLOW_SEALING */
+};
+
+typedef struct bh_fuzz_made_fd {
+	int fd;         /* the harness's own read-write copy of a memfd (close it), or -1 */
+	int memfd;      /* the fd sent is a memfd */
+	int access;     /* bh_fuzz_access */
+	unsigned seals; /* the seals applied */
+	uint64_t size;
+} bh_fuzz_made_fd;
+
+/*
+ * The region size a frame claims and the size its geometry needs, if it is
+ * a SurfaceAttach; 4096 for both otherwise (or when the geometry is bad:
+ * then the claimed size).
+ */
+void bh_fuzz_region_claims(const uint8_t *frame, size_t len, uint64_t *claimed, uint64_t *need);
+
+/*
+ * Makes the fd that an envelope's fd byte `kind` and a record's byte
+ * `seals` describe, sized from `claimed`/`need` (kind bits 2-4: exactly,
+ * one more, 4 KiB more, 0, 4 KiB, 1 MiB, one less; capped at
+ * BH_FUZZ_REGION_CAP). Kind bits 0-1: a memfd (access from bits 5-7;
+ * seals bit 0 SHRINK, 1 GROW, 2 SEAL, 3 WRITE, 4 FUTURE_WRITE), or a copy
+ * of set's pipe or socket, or of files[access & 1] truncated to the size
+ * (set's /dev/null when `files` is NULL). Returns the fd to send (the
+ * caller closes it) and describes it in *made. Aborts the run if the
+ * system refuses.
+ */
+int bh_fuzz_make_fd(const bh_fuzz_fdset *set, const int *files, uint8_t kind, uint8_t seals,
+		    uint64_t claimed, uint64_t need, bh_fuzz_made_fd *made);
+
 /*
  * Sends one datagram with `nfds` (<= BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS) fds. Returns 0,
  * or -errno (-EMSGSIZE for a datagram the socket cannot take).

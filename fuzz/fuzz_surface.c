@@ -59,23 +59,13 @@
 
 #define MAX_SURFACES 4
 #define PRODUCER_ID 0x70u
-#define SIZE_CAP (4u << 20)
 #define SEALS_REQUIRED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 
-enum fd_access { ACC_RDWR, ACC_RDONLY, ACC_PATH, ACC_WRONLY, ACC_NOSEAL };
 
 /* What the harness made for fd i of the current record: what the model judges by. */
-struct made_fd {
-	int fd;       /* the harness's own copy (memfds), or -1 */
-	int memfd;
-	int access;
-	unsigned seals; /* applied (memfd with sealing allowed) */
-	uint64_t size;
-};
-
 /* A consumer surface and the model's view of it. */
 struct csurf {
 	bh_surface *s;
@@ -94,7 +84,7 @@ struct state {
 	/* The model of the producer surface: seq at the consumer per slot (0: not there). */
 	uint64_t prod_at_peer[2];
 	uint64_t prod_seq;
-	const struct made_fd *made; /* fds of the record being delivered */
+	const bh_fuzz_made_fd *made; /* fds of the record being delivered */
 	unsigned nmade;
 	int bad, bad_reason, refused, closed, delivered;
 	uint64_t checksum;
@@ -109,7 +99,7 @@ static unsigned long inputs, attaches, frames_read, releases_taken, refusals;
 
 /* ---- the model ----------------------------------------------------------------- */
 
-static int attach_ok(const Bh__SurfaceAttach *a, const struct made_fd *f)
+static int attach_ok(const Bh__SurfaceAttach *a, const bh_fuzz_made_fd *f)
 {
 	bh_surface_geometry g = { a->width, a->height, a->stride, a->format, a->slots };
 	uint64_t need;
@@ -117,8 +107,8 @@ static int attach_ok(const Bh__SurfaceAttach *a, const struct made_fd *f)
 	if (bh_surface_geometry_check(&g, NULL, &need) < 0 || a->region_size > BH_SHM_MAX_SIZE ||
 	    a->region_size < need)
 		return 0;
-	return f->memfd && f->access != ACC_PATH && f->access != ACC_WRONLY &&
-	       f->access != ACC_NOSEAL && (f->seals & SEALS_REQUIRED) == SEALS_REQUIRED &&
+	return f->memfd && f->access != BH_FUZZ_ACC_PATH && f->access != BH_FUZZ_ACC_WRONLY &&
+	       f->access != BH_FUZZ_ACC_NOSEAL && (f->seals & SEALS_REQUIRED) == SEALS_REQUIRED &&
 	       f->size >= a->region_size;
 }
 
@@ -372,108 +362,6 @@ static const bh_channel_ops ops = {
 
 /* ---- making the fds ------------------------------------------------------------ */
 
-static uint64_t size_for(unsigned cls, uint64_t claimed, uint64_t need)
-{
-	uint64_t v;
-
-	switch (cls) {
-	case 0: v = claimed; break;
-	case 1: v = need; break;
-	case 2: v = claimed + 1; break;
-	case 3: v = claimed + 4096; break;
-	case 4: v = 0; break;
-	case 5: v = 4096; break;
-	case 6: v = 1u << 20; break;
-	default: v = need ? need - 1 : 0; break;
-	}
-	return v > SIZE_CAP ? SIZE_CAP : v;
-}
-
-/* The region size and layout a frame claims, if it is a SurfaceAttach; 4096 otherwise. */
-static void claims(const uint8_t *frame, size_t len, uint64_t *claimed, uint64_t *need)
-{
-	Bh__SurfaceAttach *a;
-	bh_header h;
-
-	*claimed = *need = 4096;
-	if (bh_header_decode(frame, len, &h) < 0 || h.type != BH_MSG_SURFACE_ATTACH)
-		return;
-	a = bh__surface_attach__unpack(NULL, h.payload_len, frame + BH_HEADER_SIZE);
-	if (!a)
-		return;
-	bh_surface_geometry g = { a->width, a->height, a->stride, a->format, a->slots };
-
-	*claimed = a->region_size;
-	if (bh_surface_geometry_check(&g, NULL, need) < 0)
-		*need = *claimed;
-	bh__surface_attach__free_unpacked(a, NULL);
-}
-
-static int reopen(int fd, int flags)
-{
-	char path[64];
-
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	return open(path, flags | O_CLOEXEC);
-}
-
-/* Makes fd `kind` with `seals`; returns the fd to send (caller closes it) and fills *made. */
-static int make_fd(uint8_t kind, uint8_t seals, uint64_t claimed, uint64_t need,
-		   struct made_fd *made)
-{
-	uint64_t size = size_for((kind >> 2) & 7, claimed, need);
-	int access = kind >> 5, fd, out;
-	unsigned add = 0;
-
-	memset(made, 0, sizeof *made);
-	made->fd = -1;
-	made->size = size;
-	switch (kind & 3) {
-	case 1:
-		return dup(fdset.fd[BH_FUZZ_FD_PIPE]);
-	case 2:
-		return dup(fdset.fd[BH_FUZZ_FD_SOCKET]);
-	case 3:
-		fd = file_fd[access & 1];
-		if (ftruncate(fd, (off_t)size) < 0)
-			bh_fuzz_fail("ftruncate %s: %s", file_path[access & 1], strerror(errno));
-		return dup(fd);
-	default:
-		break;
-	}
-	made->memfd = 1;
-	made->access = access <= ACC_NOSEAL ? access : ACC_RDWR;
-	fd = memfd_create("bh-fuzz-surface",
-			  MFD_CLOEXEC | (made->access == ACC_NOSEAL ? 0 : MFD_ALLOW_SEALING));
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		bh_fuzz_fail("memfd: %s", strerror(errno));
-	if (made->access != ACC_NOSEAL) {
-		add = ((seals & 1) ? F_SEAL_SHRINK : 0) | ((seals & 2) ? F_SEAL_GROW : 0) |
-		      ((seals & 8) ? F_SEAL_WRITE : 0) | ((seals & 16) ? F_SEAL_FUTURE_WRITE : 0) |
-		      ((seals & 4) ? F_SEAL_SEAL : 0);
-		if (add && fcntl(fd, F_ADD_SEALS, add) < 0)
-			bh_fuzz_fail("F_ADD_SEALS %#x: %s", add, strerror(errno));
-		made->seals = add;
-	}
-	made->fd = fd;
-	switch (made->access) {
-	case ACC_RDONLY:
-		out = reopen(fd, O_RDONLY);
-		break;
-	case ACC_PATH:
-		out = reopen(fd, O_PATH);
-		break;
-	case ACC_WRONLY:
-		out = reopen(fd, O_WRONLY);
-		break;
-	default:
-		out = dup(fd);
-	}
-	if (out < 0)
-		bh_fuzz_fail("cannot reopen the memfd: %s", strerror(errno));
-	return out;
-}
-
 /* Every frame the receiver sent back: releases of accepted frames, and its own frames. */
 static void check_sent(int sock, struct state *st)
 {
@@ -583,7 +471,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	present(&st);
 
 	for (unsigned i = 0; i < n && bh_channel_is_open(st.ch); i++) {
-		struct made_fd made[BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS];
+		bh_fuzz_made_fd made[BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS];
 		int fds[BH_FUZZ_MAX_FDS + BH_FUZZ_FLOOD_FDS];
 		bh_fuzz_envelope env;
 		uint64_t claimed, need;
@@ -591,13 +479,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int before;
 
 		bh_fuzz_envelope_parse(recs[i].env, recs[i].env_len, &env);
-		claims(env.frame, env.frame_len, &claimed, &need);
+		bh_fuzz_region_claims(env.frame, env.frame_len, &claimed, &need);
 		for (unsigned k = 0; k < env.nfds; k++)
-			fds[k] = make_fd(env.kinds[k], recs[i].aux, claimed, need, &made[k]);
+			fds[k] = bh_fuzz_make_fd(&fdset, file_fd, env.kinds[k], recs[i].aux, claimed, need, &made[k]);
 		nfds = env.nfds;
 		if (env.ctl & BH_FUZZ_CTL_FLOOD) {
 			for (unsigned k = 0; k < BH_FUZZ_FLOOD_FDS; k++) {
-				made[nfds] = (struct made_fd){ .fd = -1 };
+				made[nfds] = (bh_fuzz_made_fd){ .fd = -1 };
 				fds[nfds++] = dup(fdset.fd[BH_FUZZ_FD_DEVNULL]);
 			}
 		}

@@ -16,8 +16,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <bulkhead/shm.h>
+
+#include "bulkhead.pb-c.h"
 #include "fuzz/fuzz.h"
 #include "fuzz_test.pb-c.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 
 void bh_fuzz_list_fds(void)
 {
@@ -382,4 +389,116 @@ int bh_fuzz_tree_create(bh_fuzz_tree *t)
 	snprintf(path, sizeof path, "%s/null.html", t->root);
 	t->has_device = mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0;
 	return 0;
+}
+
+/* ---- regions of fuzzed size, access and seals ---------------------------------------- */
+
+static uint64_t region_size_for(unsigned cls, uint64_t claimed, uint64_t need)
+{
+	uint64_t v;
+
+	switch (cls) {
+	case 0: v = claimed; break;
+	case 1: v = need; break;
+	case 2: v = claimed + 1; break;
+	case 3: v = claimed + 4096; break;
+	case 4: v = 0; break;
+	case 5: v = 4096; break;
+	case 6: v = 1u << 20; break;
+	default: v = need ? need - 1 : 0; break;
+	}
+	return v > BH_FUZZ_REGION_CAP ? BH_FUZZ_REGION_CAP : v;
+}
+
+void bh_fuzz_region_claims(const uint8_t *frame, size_t len, uint64_t *claimed, uint64_t *need)
+{
+	Bh__SurfaceAttach *a;
+	bh_header h;
+
+	*claimed = *need = 4096;
+	if (bh_header_decode(frame, len, &h) < 0 || h.type != BH_MSG_SURFACE_ATTACH)
+		return;
+	a = bh__surface_attach__unpack(NULL, h.payload_len, frame + BH_HEADER_SIZE);
+	if (!a)
+		return;
+	bh_surface_geometry g = { a->width, a->height, a->stride, a->format, a->slots };
+
+	*claimed = a->region_size;
+	if (bh_surface_geometry_check(&g, NULL, need) < 0)
+		*need = *claimed;
+	bh__surface_attach__free_unpacked(a, NULL);
+}
+
+static int reopen(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+int bh_fuzz_make_fd(const bh_fuzz_fdset *set, const int *files, uint8_t kind, uint8_t seals,
+		    uint64_t claimed, uint64_t need, bh_fuzz_made_fd *made)
+{
+	uint64_t size = region_size_for((kind >> 2) & 7, claimed, need);
+	int access = kind >> 5, fd, out;
+	unsigned add = 0;
+
+	memset(made, 0, sizeof *made);
+	made->fd = -1;
+	made->size = size;
+	switch (kind & 3) {
+	case 1:
+	case 2:
+		out = dup(set->fd[kind & 3]);
+		break;
+	case 3:
+		if (!files) {
+			out = dup(set->fd[BH_FUZZ_FD_DEVNULL]);
+			break;
+		}
+		if (ftruncate(files[access & 1], (off_t)size) < 0)
+			bh_fuzz_fail("ftruncate a file: %s", strerror(errno));
+		out = dup(files[access & 1]);
+		break;
+	default:
+		out = -1;
+		break;
+	}
+	if ((kind & 3) != BH_FUZZ_FD_MEMFD) {
+		if (out < 0)
+			bh_fuzz_fail("dup: %s", strerror(errno));
+		return out;
+	}
+	made->memfd = 1;
+	made->access = access <= BH_FUZZ_ACC_NOSEAL ? access : BH_FUZZ_ACC_RDWR;
+	fd = memfd_create("bh-fuzz-region",
+			  MFD_CLOEXEC | (made->access == BH_FUZZ_ACC_NOSEAL ? 0 : MFD_ALLOW_SEALING));
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		bh_fuzz_fail("memfd: %s", strerror(errno));
+	if (made->access != BH_FUZZ_ACC_NOSEAL) {
+		add = ((seals & 1) ? F_SEAL_SHRINK : 0) | ((seals & 2) ? F_SEAL_GROW : 0) |
+		      ((seals & 8) ? F_SEAL_WRITE : 0) | ((seals & 16) ? F_SEAL_FUTURE_WRITE : 0) |
+		      ((seals & 4) ? F_SEAL_SEAL : 0);
+		if (add && fcntl(fd, F_ADD_SEALS, add) < 0)
+			bh_fuzz_fail("F_ADD_SEALS %#x: %s", add, strerror(errno));
+		made->seals = add;
+	}
+	made->fd = fd;
+	switch (made->access) {
+	case BH_FUZZ_ACC_RDONLY:
+		out = reopen(fd, O_RDONLY);
+		break;
+	case BH_FUZZ_ACC_PATH:
+		out = reopen(fd, O_PATH);
+		break;
+	case BH_FUZZ_ACC_WRONLY:
+		out = reopen(fd, O_WRONLY);
+		break;
+	default:
+		out = dup(fd);
+	}
+	if (out < 0)
+		bh_fuzz_fail("cannot reopen the memfd: %s", strerror(errno));
+	return out;
 }

@@ -4,7 +4,7 @@
 # with a channel recorder on the broker side, and bulkhead-dump turns every
 # recorded frame into a seed (envelope form for the channel harnesses, bare
 # frames for fuzz_decode). It also writes the hand-made sessions of
-# fuzz_supervisor and fuzz_surface (bh_fuzz_seedgen) and the page seeds of
+# fuzz_supervisor, fuzz_surface and fuzz_gpu (bh_fuzz_seedgen) and the page seeds of
 # fuzz_page. Seeds found by fuzzing (other names) are kept.
 #
 #   fuzz/make-seeds.sh [BUILD_DIR]     (default: build; any normal build)
@@ -28,12 +28,18 @@ rm -f fuzz/corpus/fuzz_frame/recv-* fuzz/corpus/fuzz_frame/sent-* \
 
 # Hand-made sessions of the sequence harnesses, built with the real encoders.
 if [ -x "$build/fuzz/bh_fuzz_seedgen" ]; then
-  for h in fuzz_supervisor fuzz_surface; do
+  for h in fuzz_supervisor fuzz_surface fuzz_gpu; do
     mkdir -p "fuzz/corpus/$h"
     "$build/fuzz/bh_fuzz_seedgen" "$h" "fuzz/corpus/$h"
   done
 else
   echo "make-seeds.sh: $build/fuzz/bh_fuzz_seedgen missing; sequence seeds left as they are" >&2
+fi
+
+# fuzz_broker: sessions in the demo's messages (bh_fuzz_seedgen_broker, with the demo only).
+if [ -x "$build/fuzz/bh_fuzz_seedgen_broker" ]; then
+  mkdir -p fuzz/corpus/fuzz_broker
+  "$build/fuzz/bh_fuzz_seedgen_broker" fuzz/corpus/fuzz_broker
 fi
 
 # fuzz_page: the sample pages as they are (not the 1 MiB one, over any -max_len),

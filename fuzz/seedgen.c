@@ -1,6 +1,6 @@
 /*
  * Writes the hand-made seeds of the sequence harnesses (fuzz_supervisor,
- * fuzz_surface): short sessions that reach each handler, in the good and
+ * fuzz_surface, fuzz_gpu): short sessions that reach each handler, in the good and
  * the bad way, built with the real encoders so that they stay valid when
  * the protocol changes. fuzz/make-seeds.sh runs it.
  *
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <bulkhead/shm.h>
 
 #include "bulkhead.pb-c.h"
 #include "fuzz/fuzz.h"
@@ -428,10 +430,157 @@ static void surface_seeds(void)
 	save(&s, "bad-detach-unknown");
 }
 
+/* ---- fuzz_gpu ------------------------------------------------------------------ */
+
+/* fuzz_gpu.c: options bits 1-2 pick tab 1, 2, 3 (sad) or 9; bit 0 overview; aux bits 5-7 reconnect. */
+enum { GPU_TAB1 = 0, GPU_TAB2 = 1 << 1, GPU_TAB3 = 2 << 1, GPU_TAB9 = 3 << 1, GPU_OVERVIEW = 1 };
+#define GPU_RECONNECT 0xe0
+#define GPU_W 96u /* the content area of fuzz_gpu's window */
+#define GPU_H 56u
+
+/* A SurfaceAttach of a w x h surface with a memfd of exactly the size its layout needs. */
+static void gpu_attach(struct seq *s, uint8_t aux, uint8_t kind, uint32_t id, uint32_t w, uint32_t h,
+		       uint32_t stride, uint32_t slots)
+{
+	Bh__SurfaceAttach a = BH__SURFACE_ATTACH__INIT;
+	bh_surface_geometry g = { w, h, stride, BH_PIXEL_ARGB8888, slots };
+	uint64_t need = 4096;
+
+	if (bh_surface_geometry_check(&g, NULL, &need) < 0)
+		need = 4096;
+	a.surface_id = id;
+	a.width = w;
+	a.height = h;
+	a.stride = stride;
+	a.format = BH_PIXEL_ARGB8888;
+	a.slots = slots;
+	a.region_size = need;
+	add(s, aux, 0, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
+}
+
+static void gpu_seeds(void)
+{
+	Bh__FrameReady nodamage = BH__FRAME_READY__INIT;
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	struct seq s;
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	ready(&s, 1, 1, 2, 8, 8, 16, 16);
+	ready(&s, 1, 0, 3, GPU_W - 1, GPU_H - 1, 1, 1);
+	detach(&s, 1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 2, GPU_W, GPU_H, GPU_W * 4, 1);
+	ready(&s, 2, 0, 1, 0, 0, GPU_W, GPU_H);
+	save(&s, "session-attach-frames-detach");
+
+	begin(&s, GPU_TAB2 | GPU_OVERVIEW);
+	gpu_attach(&s, SEALS_OK | SEAL_FUTURE_BIT, SIZE_NEED, 5, GPU_W, GPU_H, GPU_W * 4 + 128, 3);
+	ready(&s, 5, 0, 1, 0, 0, GPU_W, GPU_H);
+	ready(&s, 5, 1, 2, 0, 0, GPU_W, 1);
+	ready(&s, 5, 2, 4, 0, 0, 0, 0);
+	ready(&s, 5, 0, 9, 10, 20, 30, 20);
+	save(&s, "overview-three-slots-wide-stride");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	gpu_attach(&s, SEALS_OK | GPU_RECONNECT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 1, 1, 0, 0, GPU_W, GPU_H);
+	ready(&s, 1, 0, 2, 0, 0, GPU_W, GPU_H);
+	save(&s, "reconnect-while-showing");
+
+	begin(&s, GPU_TAB3);
+	gpu_attach(&s, SEALS_OK | SEAL_WRITE_BIT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	ready(&s, 1, 1, 2, 0, 0, GPU_W, GPU_H);
+	save(&s, "sad-tab-frames");
+
+	begin(&s, GPU_TAB9 | 0x08);
+	gpu_attach(&s, SEALS_OK, SIZE_CLAIMED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	detach(&s, 1);
+	save(&s, "tab-not-in-scene");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H + 24, GPU_W * 4, 2);
+	save(&s, "bad-attach-window-size");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, 0x03, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	save(&s, "bad-attach-unsealed");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_LESS, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	save(&s, "bad-attach-memfd-too-small");
+
+	begin(&s, GPU_TAB2);
+	gpu_attach(&s, SEALS_OK, 1, 1, GPU_W, GPU_H, GPU_W * 4, 2); /* a pipe */
+	save(&s, "bad-attach-pipe");
+
+	begin(&s, GPU_TAB1);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	save(&s, "bad-frame-before-attach");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 2, GPU_W, GPU_H, GPU_W * 4, 2);
+	save(&s, "bad-second-attach");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	ready(&s, 1, 0, 2, 0, 0, GPU_W, GPU_H);
+	save(&s, "bad-frame-into-held-slot");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 5, 0, 0, GPU_W, GPU_H);
+	ready(&s, 1, 1, 5, 0, 0, GPU_W, GPU_H);
+	save(&s, "bad-frame-seq-repeated");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, GPU_W - 8, 0, 9, 1);
+	save(&s, "bad-frame-damage-outside");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 7, 0, 1, 0, 0, GPU_W, GPU_H);
+	save(&s, "bad-frame-other-surface");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	nodamage.surface_id = 1;
+	nodamage.seq = 1;
+	add(&s, 0, 0, NULL, 0, BH_MSG_FRAME_READY, 0, 0, &nodamage.base);
+	save(&s, "bad-frame-without-damage");
+
+	begin(&s, GPU_TAB1);
+	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	detach(&s, 2);
+	save(&s, "bad-detach-other-surface");
+
+	begin(&s, GPU_TAB2);
+	hb.seq = 1;
+	add(&s, 0, 0, NULL, 0, BH_MSG_HEARTBEAT, 0, 0, &hb.base);
+	save(&s, "bad-type-heartbeat");
+
+	begin(&s, GPU_TAB1);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	gpu_attach(&s, SEALS_OK | GPU_RECONNECT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
+	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
+	save(&s, "bad-then-new-generation");
+
+	begin(&s, GPU_TAB1);
+	add_raw(&s, "BHD1", 4);
+	save(&s, "bad-short-frame");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s fuzz_supervisor|fuzz_surface DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s fuzz_supervisor|fuzz_surface|fuzz_gpu DIR\n", argv[0]);
 		return 2;
 	}
 	outdir = argv[2];
@@ -439,6 +588,8 @@ int main(int argc, char **argv)
 		supervisor_seeds();
 	else if (strcmp(argv[1], "fuzz_surface") == 0)
 		surface_seeds();
+	else if (strcmp(argv[1], "fuzz_gpu") == 0)
+		gpu_seeds();
 	else {
 		fprintf(stderr, "seedgen: no seeds for %s\n", argv[1]);
 		return 2;

@@ -36,45 +36,29 @@ struct compositor {
 	struct comp_rect since_last;
 	int *xmap; /* scratch for scaling thumbnails, w entries */
 	/*
-	 * Scaled thumbnails for the overview, one per tab id: rescaling is a
-	 * gather per pixel, so a tab's thumbnail is rebuilt only when its picture
-	 * changed (comp_set_frame/comp_set_sad) or the grid moved, and copied
-	 * row by row otherwise.
+	 * What the overview draws per tab, cached by tab id. Rescaling is a
+	 * gather per pixel, so a thumbnail is rescaled only where its picture
+	 * changed (comp_set_frame's damage, mapped to the thumbnail) or in full
+	 * when the grid moved or the picture was replaced; otherwise it is copied
+	 * row by row. The label under it (title text over the background) is
+	 * rendered once per title, colour and size: glyph work is far slower per
+	 * pixel than a copy.
 	 */
-	struct thumb_cache {
-		uint32_t id;       /* 0: unused */
-		const void *pixels; /* the picture it was scaled from */
+	struct tab_cache {
+		uint32_t id;            /* 0: unused */
+		enum comp_kind kind;    /* the picture the thumbnail was scaled from */
 		int w, h;
 		int valid;
+		struct comp_rect stale; /* content coordinates: changed since scaled */
 		uint32_t *buf;
-		size_t cap;        /* pixels */
-	} thumbs[COMP_MAX_TABS];
+		size_t cap;             /* pixels */
+		char title[COMP_TITLE_MAX];
+		uint32_t color;
+		int lw, lh;             /* 0 x 0: no label rendered yet */
+		uint32_t *label;
+		size_t label_cap;       /* pixels */
+	} cache[COMP_MAX_TABS];
 };
-
-/* The cache entry of tab `id`, or a free one for it; NULL when full. */
-static struct thumb_cache *thumb_entry(struct compositor *c, uint32_t id)
-{
-	struct thumb_cache *free_one = NULL;
-
-	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
-		if (c->thumbs[i].id == id)
-			return &c->thumbs[i];
-		if (!c->thumbs[i].id && !free_one)
-			free_one = &c->thumbs[i];
-	}
-	if (free_one) {
-		free_one->id = id;
-		free_one->valid = 0;
-	}
-	return free_one;
-}
-
-static void thumb_invalidate(struct compositor *c, uint32_t id)
-{
-	for (size_t i = 0; i < COMP_MAX_TABS; i++)
-		if (c->thumbs[i].id == id)
-			c->thumbs[i].valid = 0;
-}
 
 /* ---- rectangles ------------------------------------------------------------ */
 
@@ -116,6 +100,42 @@ static struct comp_rect rect_clip(struct comp_rect a, struct comp_rect b)
 	if (r.h < 0)
 		r.h = 0;
 	return r;
+}
+
+/* ---- per-tab cache ---------------------------------------------------------- */
+
+/* The cache entry of tab `id`, or a free one for it; NULL when full. */
+static struct tab_cache *cache_entry(struct compositor *c, uint32_t id)
+{
+	struct tab_cache *free_one = NULL;
+
+	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
+		if (c->cache[i].id == id)
+			return &c->cache[i];
+		if (!c->cache[i].id && !free_one)
+			free_one = &c->cache[i];
+	}
+	if (free_one) {
+		free_one->id = id;
+		free_one->valid = 0;
+	}
+	return free_one;
+}
+
+/*
+ * Tab `id`'s picture changed in `r` (content coordinates; NULL: replaced
+ * as a whole): its thumbnail is stale there.
+ */
+static void thumb_invalidate(struct compositor *c, uint32_t id, const struct comp_rect *r)
+{
+	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
+		if (c->cache[i].id != id)
+			continue;
+		if (r)
+			c->cache[i].stale = rect_union(c->cache[i].stale, *r);
+		else
+			c->cache[i].valid = 0;
+	}
 }
 
 static void damage(struct compositor *c, struct comp_rect r)
@@ -180,8 +200,10 @@ void comp_destroy(struct compositor *c)
 	if (!c)
 		return;
 	free(c->xmap);
-	for (size_t i = 0; i < COMP_MAX_TABS; i++)
-		free(c->thumbs[i].buf);
+	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
+		free(c->cache[i].buf);
+		free(c->cache[i].label);
+	}
 	free(c);
 }
 
@@ -305,9 +327,11 @@ int comp_set_scene(struct compositor *c, const struct comp_tab *tabs, size_t n, 
 	struct comp_tab old[COMP_MAX_TABS];
 	size_t old_n = c->n;
 	int strip_changed = 0, content_changed = 0;
+	uint64_t relabel = 0; /* cells whose label under the thumbnail changed */
 
 	if (n > COMP_MAX_TABS || (n && !tabs))
 		return -EINVAL;
+	overview = overview != 0;
 	memcpy(old, c->tabs, sizeof old);
 	for (size_t i = 0; i < n; i++) {
 		const struct comp_tab *prev = NULL;
@@ -326,6 +350,8 @@ int comp_set_scene(struct compositor *c, const struct comp_tab *tabs, size_t n, 
 			strip_changed = 1;
 		if (!prev || effective(prev) != effective(t) || (i >= old_n || old[i].id != t->id))
 			content_changed |= overview || t->id == active;
+		else if (strcmp(prev->title, t->title) || prev->kind != t->kind)
+			relabel |= (uint64_t)1 << i;
 	}
 	if (n != old_n || active != c->active)
 		strip_changed = 1;
@@ -338,44 +364,97 @@ int comp_set_scene(struct compositor *c, const struct comp_tab *tabs, size_t n, 
 	for (size_t e = 0; e < COMP_MAX_TABS; e++) {
 		size_t i;
 
-		if (!c->thumbs[e].id)
+		if (!c->cache[e].id)
 			continue;
-		for (i = 0; i < n && c->tabs[i].id != c->thumbs[e].id; i++)
+		for (i = 0; i < n && c->tabs[i].id != c->cache[e].id; i++)
 			;
 		if (i == n) {
-			c->thumbs[e].id = 0;
-			c->thumbs[e].valid = 0;
+			c->cache[e].id = 0;
+			c->cache[e].valid = 0;
 		}
 	}
 	if (strip_changed)
 		damage(c, strip_rect(c));
+	for (size_t i = 0; i < n && overview && !content_changed; i++) {
+		struct comp_rect cell, th;
+
+		if (!(relabel & ((uint64_t)1 << i)))
+			continue;
+		grid(c, i, &cell, &th);
+		damage(c, cell);
+	}
 	if (content_changed)
 		damage(c, content_rect(c));
 	return 0;
+}
+
+/* `d` clipped to the content (content coordinates), without overflowing on hostile values. */
+static struct comp_rect content_clip(const struct compositor *c, const struct comp_rect *d)
+{
+	int64_t x0 = d->x > 0 ? d->x : 0, y0 = d->y > 0 ? d->y : 0;
+	int64_t x1 = (int64_t)d->x + d->w, y1 = (int64_t)d->y + d->h;
+
+	if (x1 > c->cw)
+		x1 = c->cw;
+	if (y1 > c->ch)
+		y1 = c->ch;
+	if (x1 <= x0 || y1 <= y0)
+		return (struct comp_rect){ 0, 0, 0, 0 };
+	return (struct comp_rect){ (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0) };
+}
+
+/*
+ * The thumbnail pixels [*o0, *o1) whose nearest-neighbour source lies in
+ * [a, a + len) of a `src`-pixel axis scaled to `dst` pixels: pixel o samples
+ * floor(o * src / dst).
+ */
+static void scaled_span(int a, int len, int src, int dst, int *o0, int *o1)
+{
+	*o0 = (int)((int64_t)a * dst / src);
+	*o1 = (int)(((int64_t)(a + len) * dst + src - 1) / src);
+	if (*o1 > dst)
+		*o1 = dst;
 }
 
 int comp_set_frame(struct compositor *c, uint32_t tab_id, const struct comp_frame *frame,
 		   const struct comp_rect *dmg)
 {
 	struct comp_tab *t = find(c, tab_id);
-	struct comp_rect r;
+	struct comp_rect r, d = { 0, 0, 0, 0 }, cell, th;
 	enum comp_kind before;
+	int partial;
 
 	if (!t)
 		return -ENOENT;
 	before = effective(t);
 	t->frame = frame ? *frame : (struct comp_frame){ NULL, 0 };
-	thumb_invalidate(c, tab_id);
-	r = tab_rect_of(c, t);
-	if (rect_empty(&r))
-		return 0;
-	if (dmg && !c->overview && before == effective(t)) {
-		/* Only the part the renderer says it changed. */
-		struct comp_rect d = { dmg->x + r.x, dmg->y + r.y, dmg->w, dmg->h };
-
-		r = rect_clip(d, r);
+	/* Only the part the renderer says it changed, as long as the same kind of picture shows. */
+	partial = dmg && frame && before == effective(t);
+	if (partial) {
+		d = content_clip(c, dmg);
+		thumb_invalidate(c, tab_id, &d);
+		if (rect_empty(&d))
+			return 0;
+	} else {
+		thumb_invalidate(c, tab_id, NULL);
 	}
-	damage(c, r);
+	if (!c->overview) {
+		r = tab_rect_of(c, t);
+		if (partial && !rect_empty(&r))
+			r = (struct comp_rect){ r.x + d.x, r.y + d.y, d.w, d.h };
+		damage(c, r);
+		return 0;
+	}
+	grid(c, (size_t)(t - c->tabs), &cell, &th);
+	if (!partial || effective(t) != COMP_CONTENT) {
+		damage(c, cell);
+		return 0;
+	}
+	/* What of the thumbnail samples the damaged part of the picture. */
+	scaled_span(d.x, d.w, c->cw, th.w, &r.x, &r.w);
+	scaled_span(d.y, d.h, c->ch, th.h, &r.y, &r.h);
+	r = (struct comp_rect){ th.x + r.x, th.y + r.y, r.w - r.x, r.h - r.y };
+	damage(c, rect_clip(r, th));
 	return 0;
 }
 
@@ -386,24 +465,60 @@ int comp_set_sad(struct compositor *c, uint32_t tab_id, const struct comp_frame 
 	if (!t)
 		return -ENOENT;
 	t->sad = sad ? *sad : (struct comp_frame){ NULL, 0 };
-	thumb_invalidate(c, tab_id);
+	thumb_invalidate(c, tab_id, NULL);
 	damage(c, tab_rect_of(c, t));
 	return 0;
 }
 
 /* ---- drawing ------------------------------------------------------------------ */
 
+/*
+ * A solid rectangle. The first row is built by doubling copies and the others
+ * copied from it: a plain store loop writes four bytes at a time, several
+ * times slower than the wide stores memcpy uses.
+ */
 static void fill(uint32_t *dst, size_t stride, struct comp_rect r, uint32_t color, uint64_t *bytes)
 {
+	uint32_t *first;
+	size_t done, n;
+
 	if (r.w <= 0 || r.h <= 0)
 		return;
-	for (int y = r.y; y < r.y + r.h; y++) {
-		uint32_t *row = (uint32_t *)((uint8_t *)dst + (size_t)y * stride) + r.x;
+	first = (uint32_t *)((uint8_t *)dst + (size_t)r.y * stride) + r.x;
+	n = (size_t)r.w;
+	for (done = 0; done < n && done < 16; done++)
+		first[done] = color;
+	while (done < n) {
+		size_t k = done < n - done ? done : n - done;
 
-		for (int x = 0; x < r.w; x++)
-			row[x] = color;
+		memcpy(first + done, first, k * 4u);
+		done += k;
 	}
+	for (int y = 1; y < r.h; y++)
+		memcpy((uint8_t *)first + (size_t)y * stride, first, n * 4u);
 	*bytes += (uint64_t)r.w * (uint64_t)r.h * 4u;
+}
+
+/* `r` within `clip`: every drawing of the overview is limited to the damaged region. */
+static void fill_in(uint32_t *dst, size_t stride, struct comp_rect r, struct comp_rect clip,
+		    uint32_t color, uint64_t *bytes)
+{
+	fill(dst, stride, rect_clip(r, clip), color, bytes);
+}
+
+/* Copies the part within `clip` of a picture `src` (rows `w` pixels apart) placed at `at`. */
+static void copy_in(uint32_t *dst, size_t stride, struct comp_rect at, const uint32_t *src,
+		    struct comp_rect clip, uint64_t *bytes)
+{
+	struct comp_rect r = rect_clip(at, clip);
+	size_t n = (size_t)r.w * 4u;
+
+	if (rect_empty(&r))
+		return;
+	for (int y = r.y; y < r.y + r.h; y++)
+		memcpy((uint8_t *)dst + (size_t)y * stride + (size_t)r.x * 4u,
+		       src + (size_t)(y - at.y) * (size_t)at.w + (size_t)(r.x - at.x), n);
+	*bytes += (uint64_t)n * (uint64_t)r.h;
 }
 
 /* Text clipped to `clip` (window coordinates), pen at x, baseline y. */
@@ -516,123 +631,198 @@ static void blit(struct compositor *c, uint32_t *dst, size_t stride, struct comp
 	*bytes += (uint64_t)n * (uint64_t)r.h;
 }
 
-/* Nearest-neighbour downscale of a content-sized picture into `to`. */
-static void thumb(struct compositor *c, uint32_t *dst, size_t stride, struct comp_rect to,
-		  const struct comp_frame *pic, uint64_t *bytes)
+/*
+ * Nearest-neighbour downscale of a content-sized picture to a `tw` x `th`
+ * thumbnail, of which only the part `part` (thumbnail coordinates) is made,
+ * written at `dst` (the thumbnail's origin, rows `stride` bytes apart).
+ */
+static void thumb(struct compositor *c, uint32_t *dst, size_t stride, int tw, int th,
+		  struct comp_rect part, const struct comp_frame *pic, uint64_t *bytes)
 {
-	for (int x = 0; x < to.w; x++)
-		c->xmap[x] = (int)((int64_t)x * c->cw / to.w);
-	for (int y = 0; y < to.h; y++) {
-		int sy = (int)((int64_t)y * c->ch / to.h);
+	part = rect_clip(part, (struct comp_rect){ 0, 0, tw, th });
+	if (rect_empty(&part))
+		return;
+	for (int x = part.x; x < part.x + part.w; x++)
+		c->xmap[x] = (int)((int64_t)x * c->cw / tw);
+	for (int y = part.y; y < part.y + part.h; y++) {
+		int sy = (int)((int64_t)y * c->ch / th);
 		const uint32_t *src = (const uint32_t *)((const uint8_t *)pic->pixels + (size_t)sy * pic->stride);
-		uint32_t *row = (uint32_t *)((uint8_t *)dst + (size_t)(to.y + y) * stride) + to.x;
+		uint32_t *row = (uint32_t *)((uint8_t *)dst + (size_t)y * stride);
 
-		for (int x = 0; x < to.w; x++)
+		for (int x = part.x; x < part.x + part.w; x++)
 			row[x] = src[c->xmap[x]];
 	}
-	*bytes += (uint64_t)to.w * (uint64_t)to.h * 4u;
+	*bytes += (uint64_t)part.w * (uint64_t)part.h * 4u;
 }
 
 /*
- * Paints the background of the grid everywhere but under the thumbnails,
- * which are drawn next: filling the whole area first would write most of the
- * window twice.
+ * Brings the thumbnail in cache entry `e` up to date for a `tw` x `th` thumbnail of
+ * `pic`: all of it if the entry is new, the size or the kind of picture
+ * changed; else only what its picture's damage maps to. Returns the pixels,
+ * or NULL when there is no memory for them.
  */
-/* Draws a tab's thumbnail from its cache, rebuilding the cache if it is stale. */
-static void cached_thumb(struct compositor *c, uint32_t id, uint32_t *dst, size_t stride,
-			 struct comp_rect to, const struct comp_frame *pic, uint64_t *bytes)
+static const uint32_t *thumb_cached(struct compositor *c, struct tab_cache *e, enum comp_kind kind,
+				    int tw, int th, const struct comp_frame *pic, uint64_t *bytes)
 {
-	struct thumb_cache *e = thumb_entry(c, id);
-	size_t need = (size_t)to.w * (size_t)to.h;
+	struct comp_rect part = { 0, 0, tw, th };
+	size_t need = (size_t)tw * (size_t)th;
 
-	if (!e || to.w <= 0 || to.h <= 0) {
-		thumb(c, dst, stride, to, pic, bytes);
-		return;
-	}
-	if (!e->valid || e->pixels != pic->pixels || e->w != to.w || e->h != to.h) {
+	if (!e->valid || e->kind != kind || e->w != tw || e->h != th) {
 		if (need > e->cap) {
 			uint32_t *nb = realloc(e->buf, need * sizeof *nb);
 
-			if (!nb) {
-				thumb(c, dst, stride, to, pic, bytes);
-				return;
-			}
+			if (!nb)
+				return NULL;
 			e->buf = nb;
 			e->cap = need;
 		}
-		/* Scale into the cache (a stride of one thumbnail row), then copy as below. */
-		thumb(c, e->buf, (size_t)to.w * 4u, (struct comp_rect){ 0, 0, to.w, to.h }, pic, bytes);
-		*bytes -= (uint64_t)need * 4u; /* counted once, when copied out */
-		e->pixels = pic->pixels;
-		e->w = to.w;
-		e->h = to.h;
-		e->valid = 1;
+	} else if (!rect_empty(&e->stale)) {
+		scaled_span(e->stale.x, e->stale.w, c->cw, tw, &part.x, &part.w);
+		scaled_span(e->stale.y, e->stale.h, c->ch, th, &part.y, &part.h);
+		part.w -= part.x;
+		part.h -= part.y;
+	} else {
+		return e->buf;
 	}
-	for (int y = 0; y < to.h; y++)
-		memcpy((uint8_t *)dst + (size_t)(to.y + y) * stride + (size_t)to.x * 4u,
-		       e->buf + (size_t)y * (size_t)to.w, (size_t)to.w * 4u);
-	*bytes += (uint64_t)need * 4u;
+	thumb(c, e->buf, (size_t)tw * 4u, tw, th, part, pic, bytes);
+	e->kind = kind;
+	e->w = tw;
+	e->h = th;
+	e->valid = 1;
+	e->stale = (struct comp_rect){ 0, 0, 0, 0 };
+	return e->buf;
 }
 
-static void fill_background(struct compositor *c, uint32_t *dst, size_t stride, uint64_t *bytes)
+/*
+ * The label under a thumbnail: the title over the background, rendered into
+ * the cache when the title, its colour or the size changed. NULL: no memory.
+ */
+static const uint32_t *label_cached(struct compositor *c, struct tab_cache *e, const char *title,
+				    uint32_t color, int w, int h, uint64_t *bytes)
 {
-	struct comp_rect content = content_rect(c), cell, th, last;
+	size_t need = (size_t)w * (size_t)h;
+	struct comp_rect all = { 0, 0, w, h };
+
+	if (e->lw == w && e->lh == h && e->color == color && !strcmp(e->title, title))
+		return e->label;
+	if (need > e->label_cap) {
+		uint32_t *nb = realloc(e->label, need * sizeof *nb);
+
+		if (!nb)
+			return NULL;
+		e->label = nb;
+		e->label_cap = need;
+	}
+	fill(e->label, (size_t)w * 4u, all, COL_OVERVIEW, bytes);
+	text(c, e->label, (size_t)w * 4u, all, 0, baseline_for(c, 0, h), title, color, 0);
+	/* Titles are shorter than COMP_TITLE_MAX (comp_set_scene ends them). */
+	memcpy(e->title, title, strnlen(title, sizeof e->title - 1));
+	e->title[strnlen(title, sizeof e->title - 1)] = '\0';
+	e->color = color;
+	e->lw = w;
+	e->lh = h;
+	return e->label;
+}
+
+/*
+ * One grid cell, limited to `clip`. Every pixel of the cell is written once:
+ * the background around a block made of the ring round the thumbnail (the
+ * accent if the tab is active), the thumbnail, a gap and the label row.
+ */
+static void draw_cell(struct compositor *c, size_t i, uint32_t *dst, size_t stride,
+		      struct comp_rect clip, uint64_t *bytes)
+{
+	const struct comp_tab *t = &c->tabs[i];
+	const struct comp_frame *pic = picture(t);
+	struct comp_rect cell, th, ring, label, block, in;
+	struct tab_cache *e;
+	const uint32_t *px = NULL;
+	const char *title = t->title[0] ? t->title : "Untitled";
+	uint32_t ring_col, label_col = t->kind == COMP_SAD ? 0xffff8a80u : COL_LABEL;
+
+	grid(c, i, &cell, &th);
+	clip = rect_clip(clip, cell);
+	if (rect_empty(&clip))
+		return;
+	ring = (struct comp_rect){ th.x - 3, th.y - 3, th.w + 6, th.h + 6 };
+	label = (struct comp_rect){ th.x, th.y + th.h + 4, th.w, LABEL_H - 4 };
+	block = rect_clip((struct comp_rect){ ring.x, ring.y, ring.w, label.y + label.h - ring.y }, cell);
+	ring_col = t->id == c->active ? COL_ACCENT : COL_OVERVIEW;
+
+	fill_in(dst, stride, (struct comp_rect){ cell.x, cell.y, cell.w, block.y - cell.y }, clip, COL_OVERVIEW,
+		bytes);
+	fill_in(dst, stride,
+		(struct comp_rect){ cell.x, block.y + block.h, cell.w, cell.y + cell.h - block.y - block.h },
+		clip, COL_OVERVIEW, bytes);
+	fill_in(dst, stride, (struct comp_rect){ cell.x, block.y, block.x - cell.x, block.h }, clip,
+		COL_OVERVIEW, bytes);
+	fill_in(dst, stride,
+		(struct comp_rect){ block.x + block.w, block.y, cell.x + cell.w - block.x - block.w, block.h },
+		clip, COL_OVERVIEW, bytes);
+
+	in = rect_clip(block, clip);
+	fill_in(dst, stride, (struct comp_rect){ ring.x, ring.y, ring.w, 3 }, in, ring_col, bytes);
+	fill_in(dst, stride, (struct comp_rect){ ring.x, th.y, 3, th.h }, in, ring_col, bytes);
+	fill_in(dst, stride, (struct comp_rect){ th.x + th.w, th.y, 3, th.h }, in, ring_col, bytes);
+	fill_in(dst, stride, (struct comp_rect){ ring.x, th.y + th.h, ring.w, 3 }, in, ring_col, bytes);
+	fill_in(dst, stride, (struct comp_rect){ ring.x, th.y + th.h + 3, ring.w, label.y - th.y - th.h - 3 },
+		in, COL_OVERVIEW, bytes);
+	fill_in(dst, stride, (struct comp_rect){ ring.x, label.y, 3, label.h }, in, COL_OVERVIEW, bytes);
+	fill_in(dst, stride, (struct comp_rect){ label.x + label.w, label.y, 3, label.h }, in, COL_OVERVIEW,
+		bytes);
+
+	e = cache_entry(c, t->id);
+	if (!pic)
+		fill_in(dst, stride, th, in, COL_BLANK, bytes);
+	else if (e && th.w > 0 && th.h > 0 && (px = thumb_cached(c, e, effective(t), th.w, th.h, pic, bytes)))
+		copy_in(dst, stride, th, px, in, bytes);
+	else if (!rect_empty(&th))
+		/* No memory for the cache: scale straight into the window. */
+		thumb(c, (uint32_t *)((uint8_t *)dst + (size_t)th.y * stride) + th.x, stride, th.w, th.h,
+		      (struct comp_rect){ in.x - th.x, in.y - th.y, in.w, in.h }, pic, bytes);
+
+	px = e && !rect_empty(&label) ? label_cached(c, e, title, label_col, label.w, label.h, bytes) : NULL;
+	if (px) {
+		copy_in(dst, stride, label, px, in, bytes);
+	} else {
+		struct comp_rect lc = rect_clip(label, in);
+
+		fill(dst, stride, lc, COL_OVERVIEW, bytes);
+		text(c, dst, stride, lc, label.x, baseline_for(c, label.y, label.h), title, label_col, 0);
+	}
+}
+
+/* The overview grid, limited to `clip`: the cells, then what they leave at the right and bottom. */
+static void draw_overview(struct compositor *c, uint32_t *dst, size_t stride, struct comp_rect clip,
+			  uint64_t *bytes)
+{
+	struct comp_rect content = content_rect(c), cell, th;
 	size_t cols = 1, cells;
 
-	while (cols * cols < c->n)
-		cols++;
-	cells = c->n ? ((c->n + cols - 1) / cols) * cols : 0;
-	for (size_t i = 0; i < cells; i++) {
-		grid(c, i, &cell, &th);
-		if (i >= c->n) {
-			fill(dst, stride, cell, COL_OVERVIEW, bytes);
-			continue;
-		}
-		fill(dst, stride, (struct comp_rect){ cell.x, cell.y, cell.w, th.y - cell.y }, COL_OVERVIEW, bytes);
-		fill(dst, stride, (struct comp_rect){ cell.x, th.y + th.h, cell.w, cell.y + cell.h - th.y - th.h },
-		     COL_OVERVIEW, bytes);
-		fill(dst, stride, (struct comp_rect){ cell.x, th.y, th.x - cell.x, th.h }, COL_OVERVIEW, bytes);
-		fill(dst, stride, (struct comp_rect){ th.x + th.w, th.y, cell.x + cell.w - th.x - th.w, th.h },
-		     COL_OVERVIEW, bytes);
-	}
-	if (!cells) {
-		fill(dst, stride, content, COL_OVERVIEW, bytes);
+	if (!c->n) {
+		fill_in(dst, stride, content, clip, COL_OVERVIEW, bytes);
 		return;
 	}
-	/* What the whole cells leave at the right and bottom edges. */
-	grid(c, cells - 1, &last, &th);
-	fill(dst, stride,
-	     rect_clip((struct comp_rect){ last.x + last.w, content.y, content.x + content.w - last.x - last.w,
-					   content.h }, content),
-	     COL_OVERVIEW, bytes);
-	fill(dst, stride,
-	     rect_clip((struct comp_rect){ content.x, last.y + last.h, content.w,
-					   content.y + content.h - last.y - last.h }, content),
-	     COL_OVERVIEW, bytes);
-}
-
-static void draw_overview(struct compositor *c, uint32_t *dst, size_t stride, uint64_t *bytes)
-{
-	fill_background(c, dst, stride, bytes);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct comp_tab *t = &c->tabs[i];
-		const struct comp_frame *pic = picture(t);
-		struct comp_rect cell, th, frame, label;
-
-		grid(c, i, &cell, &th);
-		if (t->id == c->active) {
-			frame = (struct comp_rect){ th.x - 3, th.y - 3, th.w + 6, th.h + 6 };
-			fill(dst, stride, rect_clip(frame, content_rect(c)), COL_ACCENT, bytes);
+	while (cols * cols < c->n)
+		cols++;
+	cells = ((c->n + cols - 1) / cols) * cols;
+	for (size_t i = 0; i < cells; i++) {
+		if (i < c->n) {
+			draw_cell(c, i, dst, stride, clip, bytes);
+			continue;
 		}
-		if (pic)
-			cached_thumb(c, t->id, dst, stride, th, pic, bytes);
-		else
-			fill(dst, stride, th, COL_BLANK, bytes);
-		label = (struct comp_rect){ th.x, th.y + th.h + 4, th.w, LABEL_H - 4 };
-		label = rect_clip(label, cell);
-		text(c, dst, stride, label, label.x, baseline_for(c, label.y, label.h),
-		     t->title[0] ? t->title : "Untitled", t->kind == COMP_SAD ? 0xffff8a80u : COL_LABEL, 0);
+		grid(c, i, &cell, &th);
+		fill_in(dst, stride, cell, clip, COL_OVERVIEW, bytes);
 	}
+	grid(c, cells - 1, &cell, &th);
+	fill_in(dst, stride,
+		rect_clip((struct comp_rect){ cell.x + cell.w, content.y, content.x + content.w - cell.x - cell.w,
+					      content.h }, content),
+		clip, COL_OVERVIEW, bytes);
+	fill_in(dst, stride,
+		rect_clip((struct comp_rect){ content.x, cell.y + cell.h, content.w,
+					      content.y + content.h - cell.y - cell.h }, content),
+		clip, COL_OVERVIEW, bytes);
 }
 
 static void draw_content(struct compositor *c, uint32_t *dst, size_t stride, struct comp_rect r,
@@ -644,7 +834,7 @@ static void draw_content(struct compositor *c, uint32_t *dst, size_t stride, str
 	if (rect_empty(&r))
 		return;
 	if (c->overview) {
-		draw_overview(c, dst, stride, bytes);
+		draw_overview(c, dst, stride, r, bytes);
 		return;
 	}
 	if (pic) {

@@ -12,7 +12,9 @@
  * draws the next), so the compositor keeps the region each slot misses and
  * redraws only that when the slot comes back: a frame in which nothing
  * changed costs nothing, and a new frame of a background tab costs nothing
- * either.
+ * either. The overview keeps each tab's scaled thumbnail and rendered label
+ * and makes them again only where they changed: a renderer's damage is
+ * mapped to the part of its thumbnail that samples it.
  */
 #ifndef BH_GPU_COMPOSITOR_H
 #define BH_GPU_COMPOSITOR_H
@@ -99,7 +101,9 @@ int comp_pending(const struct compositor *c, unsigned slot, struct comp_rect *ou
  * Draws into output slot `slot` (dst: height rows of width pixels, `stride`
  * bytes apart) everything that slot misses. *damage receives the part of
  * the window that changed since the previous comp_draw() (for FrameReady),
- * *bytes the bytes written. Returns 0, or -EINVAL.
+ * *bytes the bytes written: to the window, and to the compositor's caches
+ * when an overview thumbnail or label had to be made again. Returns 0, or
+ * -EINVAL.
  */
 int comp_draw(struct compositor *c, unsigned slot, uint32_t *dst, size_t stride,
 	      struct comp_rect *damage, uint64_t *bytes);

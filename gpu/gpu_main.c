@@ -25,6 +25,7 @@
 #include "bulkhead.pb-c.h"
 #include "gpu/compositor.h"
 #include "gpu/gpu.h"
+#include "gpu/gpu_private.h"
 #include "renderer/page.h"
 #include "renderer/renderer.h"
 
@@ -44,7 +45,8 @@ struct gtab {
 };
 
 struct gpu {
-	bh_worker_ctx *ctx;
+	bh_worker_ctx *ctx; /* NULL under a fuzz harness (gpu/gpu_private.h) */
+	bh_loop *loop;
 	bh_channel *broker;
 	const bh_registry *reg;
 
@@ -270,8 +272,7 @@ static void on_gpu_channel(struct gpu *g, bh_msg *m)
 	}
 	tab_drop_renderer(g, t);
 	t->gen = gc->generation;
-	if (fd < 0 || bh_channel_create(bh_worker_ctx_loop(g->ctx), g->reg, fd, &renderer_ops, t, NULL,
-					&t->ch) < 0)
+	if (fd < 0 || bh_channel_create(g->loop, g->reg, fd, &renderer_ops, t, NULL, &t->ch) < 0)
 		t->ch = NULL;
 }
 
@@ -690,10 +691,123 @@ int gpu_main(bh_worker_ctx *ctx, void *arg)
 
 	memset(g, 0, sizeof *g);
 	g->ctx = ctx;
+	g->loop = bh_worker_ctx_loop(ctx);
 	g->broker = bh_worker_ctx_channel(ctx);
 	g->reg = bh_worker_ctx_registry(ctx);
-	if (bh_timer_create(bh_worker_ctx_loop(ctx), on_pace, g, &g->pace) < 0)
+	if (bh_timer_create(g->loop, on_pace, g, &g->pace) < 0)
 		return 4;
 	bh_worker_ctx_set_handler(ctx, broker_message, g);
 	return bh_worker_ctx_run(ctx);
+}
+
+/* ---- the fuzz fixture (gpu/gpu_private.h) ---------------------------------------------- */
+
+static int fixture_broker_lost;
+
+static void fixture_broker_message(bh_channel *ch, bh_msg *m, void *ud)
+{
+	/* A crash on purpose would end the harness: everything else takes the process's own path. */
+	if (bh_msg_type(m) == MSG_DEBUG_CRASH) {
+		bh_channel_bad_message(ch, "DebugCrash under a fuzz harness");
+		return;
+	}
+	broker_message(NULL, m, ud);
+}
+
+static void fixture_broker_bad(bh_channel *ch, int reason, const char *detail, void *ud)
+{
+	fixture_broker_lost = 1;
+}
+
+static void fixture_broker_closed(bh_channel *ch, int err, void *ud)
+{
+	fixture_broker_lost = 1;
+}
+
+static const bh_channel_ops fixture_broker_ops = {
+	.on_message = fixture_broker_message,
+	.on_close = fixture_broker_closed,
+	.on_bad_message = fixture_broker_bad,
+};
+
+int bh__gpu_fuzz_setup(bh_loop *loop, const bh_registry *reg, int broker_fd,
+		       const struct page_fonts *fonts)
+{
+	struct gpu *g = &G;
+
+	memset(g, 0, sizeof *g);
+	fixture_broker_lost = 0;
+	g->loop = loop;
+	g->reg = reg;
+	/* setup() asks the broker for the fonts through the worker context; here they are given. */
+	g->fonts_requested = 1;
+	g->fonts_done = 2;
+	if (fonts) {
+		g->font[0] = fonts->regular;
+		g->font_len[0] = fonts->regular_len;
+		g->font[1] = fonts->bold;
+		g->font_len[1] = fonts->bold_len;
+	}
+	/* No pace timer: schedule() then leaves compositing to bh__gpu_fuzz_compose(). */
+	return bh_channel_create(loop, reg, broker_fd, &fixture_broker_ops, g, NULL, &g->broker);
+}
+
+void bh__gpu_fuzz_compose(void)
+{
+	compose(&G);
+}
+
+int bh__gpu_fuzz_tab(uint32_t tab_id, struct bh__gpu_fuzz_tab *out)
+{
+	const struct gtab *t = tab_find(&G, tab_id);
+
+	if (!t)
+		return -ENOENT;
+	*out = (struct bh__gpu_fuzz_tab){
+		.has_channel = t->ch != NULL,
+		.has_surface = t->surf != NULL,
+		.surface_id = t->surf ? bh_surface_id(t->surf) : 0,
+		.held = t->held,
+		.seq = t->seq,
+		.generation = t->gen,
+	};
+	return 0;
+}
+
+int bh__gpu_fuzz_reset(void)
+{
+	struct gpu *g = &G;
+	int left = 0;
+
+	for (size_t i = 0; i < COMP_MAX_TABS; i++) {
+		struct gtab *t = &g->tabs[i];
+
+		if (!t->used || (!t->ch && !t->surf))
+			continue;
+		left++;
+		tab_drop_renderer(g, t);
+	}
+	if (g->comp)
+		comp_damage_all(g->comp);
+	return left;
+}
+
+int bh__gpu_fuzz_broker_lost(void)
+{
+	return fixture_broker_lost;
+}
+
+void bh__gpu_fuzz_teardown(void)
+{
+	struct gpu *g = &G;
+
+	for (size_t i = 0; i < COMP_MAX_TABS; i++)
+		if (g->tabs[i].used)
+			tab_free(g, &g->tabs[i]);
+	comp_destroy(g->comp);
+	g->comp = NULL;
+	page_engine_destroy(g->engine);
+	bh_surface_destroy(g->out);
+	bh_channel_destroy(g->broker);
+	memset(g, 0, sizeof *g);
 }

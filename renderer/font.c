@@ -20,8 +20,12 @@
 /*
  * The cache is bounded by entries and bitmap bytes; when either fills up it
  * is emptied whole, which is simple and keeps a renderer's memory flat. A
- * page uses a few hundred glyphs, so that almost never happens.
+ * page uses a few hundred glyphs, so that almost never happens. Its table
+ * starts small and doubles when three quarters full: a full-size table is
+ * 128 KiB, and a few hundred glyphs hashed over it touch every page of it
+ * in every renderer.
  */
+#define GCACHE_MIN_SLOTS 256
 #define GCACHE_SLOTS 4096
 #define GCACHE_MAX_USED 3000
 #define GCACHE_MAX_BYTES (1u << 20)
@@ -51,6 +55,7 @@ struct page_engine {
 	int nfaces;
 	uint32_t cur_key[2];  /* size and transform currently set on each face */
 	struct glyph *cache;
+	size_t slots;         /* a power of two, GCACHE_MIN_SLOTS to GCACHE_SLOTS */
 	size_t used, bytes;
 	struct metrics_slot metrics[METRICS_SLOTS];
 };
@@ -80,7 +85,7 @@ static void cache_clear(struct page_engine *e)
 {
 	size_t k;
 
-	for (k = 0; k < GCACHE_SLOTS; k++) {
+	for (k = 0; k < e->slots; k++) {
 		free(e->cache[k].bm);
 		memset(&e->cache[k], 0, sizeof e->cache[k]);
 	}
@@ -88,9 +93,32 @@ static void cache_clear(struct page_engine *e)
 	e->bytes = 0;
 }
 
-static size_t slot_of(uint32_t key, uint32_t cp)
+static size_t slot_of(uint32_t key, uint32_t cp, size_t slots)
 {
-	return ((cp * 2654435761u) ^ (key * 40503u)) & (GCACHE_SLOTS - 1);
+	return ((cp * 2654435761u) ^ (key * 40503u)) & (slots - 1);
+}
+
+/* Doubles the table, moving every entry. Returns 0 or -ENOMEM (the table is unchanged). */
+static int cache_grow(struct page_engine *e)
+{
+	size_t slots = e->slots * 2;
+	struct glyph *t = calloc(slots, sizeof *t);
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t k = 0; k < e->slots; k++) {
+		size_t s;
+
+		if (!e->cache[k].key)
+			continue;
+		for (s = slot_of(e->cache[k].key, e->cache[k].cp, slots); t[s].key; s = (s + 1) & (slots - 1))
+			;
+		t[s] = e->cache[k];
+	}
+	free(e->cache);
+	e->cache = t;
+	e->slots = slots;
+	return 0;
 }
 
 /*
@@ -101,7 +129,7 @@ static size_t slot_of(uint32_t key, uint32_t cp)
 static const struct glyph *glyph_get(struct page_engine *e, struct page_font f, uint32_t cp)
 {
 	uint32_t key = font_key(f) + 1;
-	size_t s = slot_of(key, cp);
+	size_t s = slot_of(key, cp, e->slots);
 	struct glyph *g;
 	FT_Face face;
 	FT_GlyphSlot gs;
@@ -110,12 +138,18 @@ static const struct glyph *glyph_get(struct page_engine *e, struct page_font f, 
 	while (e->cache[s].key) {
 		if (e->cache[s].key == key && e->cache[s].cp == cp)
 			return &e->cache[s];
-		s = (s + 1) & (GCACHE_SLOTS - 1);
+		s = (s + 1) & (e->slots - 1);
 	}
 	face = face_for(e, f);
 	if (e->used >= GCACHE_MAX_USED || e->bytes >= GCACHE_MAX_BYTES) {
 		cache_clear(e);
-		s = slot_of(key, cp);
+		s = slot_of(key, cp, e->slots);
+	} else if ((e->used + 1) * 4 > e->slots * 3) {
+		/* Linear probing needs free slots; without memory to grow, start afresh. */
+		if (e->slots >= GCACHE_SLOTS || cache_grow(e) < 0)
+			cache_clear(e);
+		for (s = slot_of(key, cp, e->slots); e->cache[s].key; s = (s + 1) & (e->slots - 1))
+			;
 	}
 	g = &e->cache[s];
 	memset(g, 0, sizeof *g);
@@ -301,12 +335,13 @@ struct page_engine *page_engine_create(const struct page_fonts *fonts, struct pa
 		return NULL;
 	}
 	e = calloc(1, sizeof *e);
-	if (!e || !(e->cache = calloc(GCACHE_SLOTS, sizeof *e->cache))) {
+	if (!e || !(e->cache = calloc(GCACHE_MIN_SLOTS, sizeof *e->cache))) {
 		free(e);
 		page_fail(err, -ENOMEM, 0, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
+	e->slots = GCACHE_MIN_SLOTS;
 	if (FT_Init_FreeType(&e->ft) != 0) {
 		e->ft = NULL;
 		r = page_fail(err, -ENOMEM, 0, "FreeType could not be initialised");

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 #include "broker/browser_proto.h"
 #include "bulkhead.pb-c.h"
+#include "renderer/evil.h"
 #include "renderer/page.h"
 #include "renderer/renderer.h"
 
@@ -106,6 +108,7 @@ struct renderer {
 	char title[PAGE_MAX_TITLE_BYTES + 1];
 	uint64_t render_us;
 	uint64_t last_seq;
+	int scroll_y; /* page row at the top of the frame (Scroll) */
 
 	/* Pings from the broker (broker/reliability.c): the last seq, and how many were not last + 1. */
 	uint64_t ping_seq, ping_gaps, pong_refused;
@@ -114,6 +117,7 @@ struct renderer {
 	bh_timer *anim;
 	uint32_t anim_frame;
 	bh_defer *flood;
+	struct evil *evil; /* about:evil (renderer/evil.h) */
 };
 
 static struct renderer R;
@@ -199,17 +203,34 @@ static int paint_animation(struct renderer *r, struct page_surface *s)
 	return 0;
 }
 
+/* The link targets PageState carries: enough for a `follow` menu, well within a message. */
+#define STATE_MAX_LINKS 64
+#define STATE_MAX_HREF 255
+
 static void send_state(struct renderer *r)
 {
 	Browser__PageState ps = BROWSER__PAGE_STATE__INIT;
+	char *targets[STATE_MAX_LINKS];
 
 	ps.nav_id = r->nav_id;
 	ps.ok = r->ok;
 	ps.title = r->title;
 	ps.error = r->error;
 	if (r->doc) {
-		ps.links = (uint32_t)page_doc_link_count(r->doc);
+		size_t n = page_doc_link_count(r->doc);
+
+		ps.links = (uint32_t)n;
 		ps.images = (uint32_t)r->nimages;
+		ps.page_height = (uint32_t)page_doc_height(r->doc);
+		ps.scroll_y = (uint32_t)r->scroll_y;
+		/* An overlong target is sent empty: the broker could not follow it anyway. */
+		for (size_t i = 0; i < n && i < STATE_MAX_LINKS; i++) {
+			const char *h = page_doc_link(r->doc, i)->href;
+
+			targets[i] = (char *)(h && strlen(h) <= STATE_MAX_HREF ? h : "");
+			ps.n_link_targets = i + 1;
+		}
+		ps.link_targets = targets;
 	}
 	ps.render_us = r->render_us;
 	ps.generation = r->attached ? r->gpu_gen : 0;
@@ -239,7 +260,7 @@ static void present(struct renderer *r)
 	if (r->anim && bh_timer_armed(r->anim))
 		e = paint_animation(r, &s);
 	else if (r->doc)
-		e = page_doc_paint(r->engine, r->doc, &s, 0);
+		e = page_doc_paint(r->engine, r->doc, &s, r->scroll_y);
 	else
 		e = page_render_error(r->engine, &s, r->url, r->error);
 	if (e < 0 || bh_surface_send_ready(r->gpu, r->surf, slot, NULL, &seq) < 0) {
@@ -269,6 +290,12 @@ static void finish(struct renderer *r, struct page_doc *doc, int ok, const char 
 		present(r);
 	else
 		send_state(r); /* the broker learns the title now; the frame follows */
+	/*
+	 * The discovery pass and the decoders are done: hand their freed heap
+	 * pages back, or every idle renderer keeps them resident (madvise and
+	 * brk are on the renderer's seccomp list).
+	 */
+	(void)malloc_trim(0);
 }
 
 /* ---- images ------------------------------------------------------------------------ */
@@ -629,6 +656,35 @@ static void debug_page(struct renderer *r)
 		}
 		r->step = DONE;
 		return;
+	} else if (!strncmp(r->url, "about:evil", 10)) {
+		uint64_t seed;
+		unsigned to;
+		char text[96];
+
+		if (evil_parse_url(r->url, &seed, &to) < 0) {
+			finish(r, NULL, 0, "about:evil wants ?seed=N&to=broker|gpu|both");
+			return;
+		}
+		static const uint32_t to_broker[] = {
+			BH_MSG_HEARTBEAT, BH_MSG_CRASH_REPORT, BH_MSG_SANDBOX_STATUS, BH_MSG_FILE_OPEN,
+			BH_MSG_SHM_ALLOC, MSG_PAGE_STATE, MSG_DEBUG_NOTE, MSG_PONG,
+		};
+		static const uint32_t to_gpu[] = { BH_MSG_SURFACE_ATTACH, BH_MSG_FRAME_READY, BH_MSG_SURFACE_DETACH };
+		struct evil_target tb = { bh_channel_fd(r->broker), to_broker, sizeof to_broker / sizeof to_broker[0] };
+		struct evil_target tg = { r->gpu ? bh_channel_fd(r->gpu) : -1, to_gpu, sizeof to_gpu / sizeof to_gpu[0] };
+
+		evil_stop(r->evil);
+		r->evil = NULL;
+		if (evil_start(bh_worker_ctx_loop(r->ctx), r->reg, &tb, &tg, seed, to, &r->evil) < 0) {
+			finish(r, NULL, 0, "cannot start about:evil");
+			return;
+		}
+		snprintf(text, sizeof text, "about:evil: sending mutated frames to the %s (seed %llu)",
+			 !r->gpu || to == EVIL_TO_BROKER ? "broker" : to == EVIL_TO_GPU ? "gpu" : "broker and gpu",
+			 (unsigned long long)seed);
+		note(r, text);
+		r->step = DONE;
+		return;
 	} else if (!strcmp(r->url, "about:animate")) {
 		if (!r->anim && bh_timer_create(bh_worker_ctx_loop(r->ctx), animate_tick, r, &r->anim) < 0) {
 			finish(r, NULL, 0, "cannot start the animation timer");
@@ -919,6 +975,8 @@ static void on_navigate(struct renderer *r, bh_msg *m)
 	/* Whatever is still in flight for the previous navigation is ignored on arrival. */
 	if (r->anim)
 		bh_timer_disarm(r->anim);
+	evil_stop(r->evil);
+	r->evil = NULL;
 	blob_release(&r->page);
 	for (size_t i = 0; i < r->nimages; i++)
 		blob_release(&r->images[i].blob);
@@ -934,12 +992,28 @@ static void on_navigate(struct renderer *r, bh_msg *m)
 		r->html_len = nv->html.len;
 	}
 	r->nav_id = nv->nav_id;
+	r->scroll_y = 0;
 	r->passes = 0;
 	r->width = nv->width;
 	r->height = nv->height;
 	snprintf(r->url, sizeof r->url, "%s", nv->url);
 	r->step = WAIT_FONTS;
 	advance(r);
+}
+
+static void on_scroll(struct renderer *r, bh_msg *m)
+{
+	const Browser__Scroll *sc = (const Browser__Scroll *)bh_msg_body(m);
+	int max;
+
+	/* A scroll meant for the previous page, or for one still loading, is stale. */
+	if (sc->nav_id != r->nav_id || r->step != DONE || !r->doc)
+		return;
+	max = page_doc_height(r->doc) - (int)r->height;
+	if (max < 0)
+		max = 0;
+	r->scroll_y = sc->y > (uint32_t)max ? max : (int)sc->y;
+	present(r);
 }
 
 static void broker_message(bh_worker_ctx *ctx, bh_msg *m, void *ud)
@@ -955,6 +1029,9 @@ static void broker_message(bh_worker_ctx *ctx, bh_msg *m, void *ud)
 		return;
 	case MSG_DEBUG_CRASH:
 		segfault();
+		return;
+	case MSG_SCROLL:
+		on_scroll(r, m);
 		return;
 	case MSG_PING: {
 		const Browser__Ping *p = (const Browser__Ping *)bh_msg_body(m);

@@ -26,7 +26,7 @@ fi
 build=${BH_FUZZ_BUILD:-build-fuzz}
 jobs=${BH_FUZZ_JOBS:-2}
 artifacts=${BH_FUZZ_ARTIFACTS:-$build/artifacts}
-all_harnesses=(fuzz_frame fuzz_decode fuzz_supervisor fuzz_surface fuzz_filebroker fuzz_page)
+all_harnesses=(fuzz_frame fuzz_decode fuzz_supervisor fuzz_surface fuzz_filebroker fuzz_page fuzz_broker fuzz_gpu)
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all_harnesses[@]}")
 
@@ -51,8 +51,9 @@ known=$(cmake --build "$build" --target help 2>/dev/null)
 targets=()
 skipped=()
 for h in "${harnesses[@]}"; do
-  if [ "$h" = fuzz_page ] && ! grep -qw fuzz_page <<<"$known"; then
-    say "fuzz_page: not configured (needs -DBH_BUILD_DEMO=ON with libpng and freetype); skipped"
+  # fuzz_broker and fuzz_gpu too: they run the demo broker's and gpu's own code.
+  if [[ "$h" = fuzz_page || "$h" = fuzz_broker || "$h" = fuzz_gpu ]] && ! grep -qw "$h" <<<"$known"; then
+    say "$h: not configured (needs -DBH_BUILD_DEMO=ON with libpng and freetype); skipped"
     skipped+=("$h")
     continue
   fi

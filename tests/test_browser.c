@@ -235,6 +235,116 @@ static void test_tabs_and_pixels(void **state)
 	run_free(&r);
 }
 
+/*
+ * Scrolling: the frame after `scroll 1 300` is the page moved up by 300
+ * rows (every content pixel equals the one 300 rows lower before), and a
+ * scroll past the end stops at the last row. Links: `links` lists them,
+ * `follow` loads one resolved beside the page, and targets that leave the
+ * pages folder or do not exist are refused with a reason.
+ */
+static void test_scroll_and_links(void **state)
+{
+	static const char script[] =
+		"wait loaded\n"
+		"screenshot %s/top.png\n"
+		"scroll 1 300\n"
+		"wait loaded\n"
+		"screenshot %s/down.png\n"
+		"scroll 1 +1000000\n"
+		"wait loaded\n"
+		"screenshot %s/end.png\n"
+		"scroll 1 -1000000\n"
+		"wait loaded\n"
+		"screenshot %s/back.png\n"
+		"navigate 1 links.html\n"
+		"wait loaded\n"
+		"links\n"
+		"follow 5\n"
+		"wait loaded\n"
+		"list\n"
+		"follow 9\n";
+	static const char *const args[] = { "--headless", "long.html", NULL };
+	char text[1024];
+	struct run r;
+	struct shot top, down, end, back;
+	unsigned diff = 0, moved = 0;
+
+	snprintf(text, sizeof text, script, tmpdir, tmpdir, tmpdir, tmpdir);
+	run_browser(&r, text, args);
+	/* The last command fails on purpose: a script stops with status 1 there. */
+	expect_status(&r, 1);
+	shot_load(&top, "top.png");
+	shot_load(&down, "down.png");
+	shot_load(&end, "end.png");
+	shot_load(&back, "back.png");
+	for (int y = STRIP; y < H - 300; y += 3) {
+		for (int x = 0; x < W; x += 7) {
+			diff += px(&down, x, y) != px(&top, x, y + 300);
+			moved += px(&down, x, y) != px(&top, x, y);
+		}
+	}
+	assert_int_equal(diff, 0);
+	/* ...and the text really moved (the page is not blank). */
+	assert_true(moved > 100);
+	/* Past the end: a frame that differs from the 300-row one, and scrolling back is the top again. */
+	moved = 0;
+	for (int y = STRIP; y < H; y += 3)
+		for (int x = 0; x < W; x += 7)
+			moved += px(&end, x, y) != px(&down, x, y);
+	assert_true(moved > 100);
+	assert_int_equal(memcmp(back.img.px, top.img.px, (size_t)W * H * 4), 0);
+	shot_free(&top);
+	shot_free(&down);
+	shot_free(&end);
+	shot_free(&back);
+
+	/* links.html: index.html, text.html, images.html, lists.html, boxes.html, about:crash. */
+	expect_output(&r, "tab 1: 6 link(s)");
+	expect_output(&r, "   1  index.html");
+	expect_output(&r, "   5  boxes.html");
+	expect_output(&r, "*1  loaded   boxes.html               \"Coloured boxes\"");
+	expect_output(&r, "follow: tab 1 has no link 9 (see 'links')");
+	run_free(&r);
+
+	/* Resolution beside the page: "../b.html" from sub/a.html is b.html; climbing out is refused. */
+	{
+		static const char page_a[] = "<title>A</title><a href=\"../b.html\">up</a> "
+					     "<a href=\"../../outside.html\">out</a> <a href=\"/etc/passwd\">abs</a>";
+		static const char page_b[] = "<title>B</title><p>b</p>";
+		char dir[4096], path[4200], pages_arg[4200];
+		const char *args2[] = { "--headless", "--pages", pages_arg, "sub/a.html", NULL };
+		FILE *f;
+
+		tmp_path(dir, sizeof dir, "pages");
+		assert_int_equal(mkdir(dir, 0700), 0);
+		snprintf(path, sizeof path, "%s/sub", dir);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof path, "%s/sub/a.html", dir);
+		f = fopen(path, "we");
+		assert_non_null(f);
+		fputs(page_a, f);
+		fclose(f);
+		snprintf(path, sizeof path, "%s/b.html", dir);
+		f = fopen(path, "we");
+		assert_non_null(f);
+		fputs(page_b, f);
+		fclose(f);
+		snprintf(pages_arg, sizeof pages_arg, "%s", dir);
+		run_browser(&r, "wait loaded\nfollow 2\n", args2);
+		expect_status(&r, 1);
+		expect_output(&r, "follow: link 2 (../../outside.html) leaves the pages folder");
+		run_free(&r);
+		run_browser(&r, "wait loaded\nfollow 3\n", args2);
+		expect_status(&r, 1);
+		expect_output(&r, "follow: link 3 (/etc/passwd) leaves the pages folder");
+		run_free(&r);
+		run_browser(&r, "wait loaded\nfollow 1\nwait loaded\nlist\n", args2);
+		expect_status(&r, 0);
+		expect_output(&r, "*1  loaded   b.html");
+		run_free(&r);
+	}
+}
+
 /* about:crash: a sad-tab frame, then the renderer restarts and the page reloads. */
 static void test_crash_sad_tab_and_reload(void **state)
 {
@@ -506,6 +616,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tabs_and_pixels),
+		cmocka_unit_test(test_scroll_and_links),
 		cmocka_unit_test(test_crash_sad_tab_and_reload),
 		cmocka_unit_test(test_debug_pages),
 		cmocka_unit_test(test_gpu_crash),

@@ -774,6 +774,99 @@ static void test_exhaustion(void **state)
 	run_free(&r);
 }
 
+/* ---- evil worker ------------------------------------------------------------------------------------ */
+
+/*
+ * Tab 3's renderer, after its handshake, sends mutated and random frames to
+ * the broker and the gpu (renderer/evil.h), and so does every incarnation
+ * restarted after it, for EVIL_SECONDS. Each must be killed as a bad-message
+ * sender, some on the broker's own checks and some on the gpu's report; the
+ * broker and the gpu stay up, the other tabs keep rendering and are never
+ * restarted, and tab 3 shows its own page again at the end.
+ */
+#define EVIL_SECONDS 6
+
+static void test_evil(void **state)
+{
+	static const char *const args[] = { "--chaos-mode", "about:animate", "boxes.html", "text.html",
+					    "index.html", NULL };
+	char script[1024] = "";
+	struct browser_run r;
+	char *s0, *s1, *s2, *line;
+	const char *a, *b, *c;
+	unsigned rounds = 0, bad = 0, other = 0, bystanders = 99;
+	unsigned long long reports = 0, frames = 0;
+	double fps_before, fps_during, secs = 0;
+	struct page_image img;
+
+	append(script, sizeof script,
+	       "wait loaded\n"
+	       "stats json\n"
+	       "sleep 2000\n"
+	       "stats json\n"
+	       "evil 3 %d 7\n"
+	       "stats json\n"
+	       "tab 2\n"
+	       "wait loaded\n"
+	       "screenshot %s/evil2.png\n"
+	       "list\n", EVIL_SECONDS, tmpdir);
+	start(&r, script, args);
+	finish(&r, 180);
+	line = strstr(r.text, "evil: tab 3, ");
+	assert_non_null(line);
+	assert_int_equal(sscanf(line, "evil: tab 3, %lf s: %u renderer(s) sent to about:evil, %u killed as "
+			       "bad-message senders, %u ended otherwise; the gpu reported %llu bad frame(s); "
+			       "gpu process unchanged; other processes ended: %u; %llu frames",
+			       &secs, &rounds, &bad, &other, &reports, &bystanders, &frames), 7);
+	fprintf(stderr, "evil: %.1f s, %u rounds, %u bad-message kills, %u other ends, %llu gpu reports, "
+		"%u other processes ended, %llu frames\n", secs, rounds, bad, other, reports, bystanders, frames);
+	/* Several incarnations, each one killed for what it sent (the last may be cut short by the clock). */
+	assert_true(rounds >= 3);
+	assert_true(bad >= rounds - 1);
+	assert_int_equal(bad + other, rounds);
+	/* Both receivers caught some: the broker itself, and the gpu through its reports. */
+	assert_true(reports >= 1);
+	expect(&r, "renderer pid");
+	assert_non_null(strstr(r.text, "the gpu refused its frame"));
+	assert_true(bh_test_count_substr(r.text, ": bad message: ") > bh_test_count_substr(r.text, "the gpu refused"));
+	/* Nobody else was hurt: no other exit, the gpu never restarted, only tab 3's renderer died. */
+	assert_int_equal(bystanders, 0);
+	assert_int_equal(bh_test_count_substr(r.text, "gpu process pid"), 0);
+	assert_int_equal(bh_test_count_substr(r.text, "renderer pid"), bh_test_count_substr(r.text, "tab 3 (text.html): renderer pid"));
+
+	/* The animated tab kept its frame rate within a factor of four; no Ping lost anywhere. */
+	s0 = stats_block(r.text, 0);
+	s1 = stats_block(r.text, 1);
+	s2 = stats_block(r.text, 2);
+	a = strstr(s0, "\"reliability\"");
+	b = strstr(s1, "\"reliability\"");
+	c = strstr(s2, "\"reliability\"");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	fps_before = (double)(num(b, "frames") - num(a, "frames")) * 1000.0 /
+		     (double)(num(b, "now_ms") - num(a, "now_ms"));
+	fps_during = secs > 0 ? (double)frames / secs : 0;
+	fprintf(stderr, "evil: %.1f frames/s before, %.1f during (ratio %.2f)\n", fps_before, fps_during,
+		fps_during / fps_before);
+	assert_true(fps_before > 0);
+	assert_true(fps_during * 4 >= fps_before);
+	assert_int_equal(num(c, "seq_gaps"), 0);
+	assert_int_equal(num(c, "bad_message_kills"), (long long)bad);
+
+	/* Every tab shows its page: tab 3 its own again, tab 2 the red box it always had. */
+	expect(&r, " 3  loaded   text.html");
+	expect(&r, "*2  loaded   boxes.html");
+	expect(&r, " 1  loaded   about:animate");
+	shot_load(&img, "evil2.png");
+	assert_int_equal(px(&img, 100, 80), 0xd32f2f);
+	shot_free(&img);
+	free(s0);
+	free(s1);
+	free(s2);
+	run_free(&r);
+}
+
 /* ---- broker death --------------------------------------------------------------------------------- */
 
 static void test_broker_death(void **state)
@@ -857,6 +950,7 @@ int main(void)
 		cmocka_unit_test(test_stall),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_flood),
+		cmocka_unit_test(test_evil),
 		cmocka_unit_test(test_chaos),
 	};
 

@@ -202,7 +202,8 @@ void bh_test_remove_dir(const char *dir)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		unlink(path);
+		if (unlink(path) < 0 && (errno == EISDIR || errno == EPERM))
+			bh_test_remove_dir(path);
 	}
 	if (d)
 		closedir(d);

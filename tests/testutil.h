@@ -33,7 +33,7 @@ int bh_test_read_full(int fd, void *buf, size_t len);
 /* Occurrences of `needle` in `hay` (non-overlapping). */
 unsigned bh_test_count_substr(const char *hay, const char *needle);
 
-/* Removes the files in directory `dir` (not recursively), then the directory. */
+/* Removes directory `dir` and everything in it (no symlinks are followed: they are unlinked). */
 void bh_test_remove_dir(const char *dir);
 
 /* Kills the whole test program with a message if it runs longer than `secs`. */
