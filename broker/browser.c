@@ -9,6 +9,7 @@
  * incarnation it names (channel generation), never its successor.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -524,6 +525,7 @@ static void free_tab(struct browser *b, struct tab *t)
 			break;
 		}
 	}
+	bh_recorder_destroy(t->rec);
 	free(t);
 }
 
@@ -808,12 +810,51 @@ static void gpu_ready(struct browser *b)
 		connect_gpu(b, t);
 }
 
+/*
+ * --record: this incarnation's channel, from after its handshake, into
+ * DIR/<type>-<tab>-<pid>.bhrec (fuzz/make-seeds.sh turns them into seeds).
+ * Recording is a debugging aid: a file that cannot be made is said once and
+ * the run goes on.
+ */
+static void record_worker(struct browser *b, bh_worker *w, struct tab *t)
+{
+	bh_recorder **slot = w == b->gpu ? &b->gpu_rec : t ? &t->rec : NULL;
+	char path[PATH_MAX];
+	int r;
+
+	if (!b->o.record_dir || !slot || !bh_worker_channel(w))
+		return;
+	bh_recorder_destroy(*slot);
+	*slot = NULL;
+	snprintf(path, sizeof path, "%s/%s-%u-%d.bhrec", b->o.record_dir, w == b->gpu ? "gpu" : "renderer",
+		 t ? t->id : 0, (int)bh_worker_pid(w));
+	r = bh_recorder_create(path, slot);
+	if (r < 0) {
+		browser_say(b, "record: %s: %s", path, strerror(-r));
+		*slot = NULL;
+		return;
+	}
+	bh_channel_set_recorder(bh_worker_channel(w), *slot);
+}
+
+static void unrecord_worker(struct browser *b, bh_worker *w, struct tab *t)
+{
+	bh_recorder **slot = w == b->gpu ? &b->gpu_rec : t ? &t->rec : NULL;
+
+	/* The channel is gone by now (the supervisor detaches before on_exit). */
+	if (slot) {
+		bh_recorder_destroy(*slot);
+		*slot = NULL;
+	}
+}
+
 static void on_ready(bh_worker *w, void *ud)
 {
 	struct browser *b = ud;
 	struct tab *t = bh_worker_userdata(w);
 
 	rel_on_ready(b, w);
+	record_worker(b, w, w == b->gpu ? NULL : t);
 	if (w == b->gpu) {
 		gpu_ready(b);
 		script_poll(b);
@@ -837,6 +878,7 @@ static void on_exit_cb(bh_worker *w, const bh_exit_info *info, int restarting, v
 	/* The detail may quote the worker (a SetupFailed's text): it goes to the terminal. */
 	sanitize(detail, sizeof detail, info->detail);
 	rel_on_exit(b, w, info, restarting);
+	unrecord_worker(b, w, w == b->gpu ? NULL : t);
 	if (w == b->gpu) {
 		b->gpu_ready = false;
 		bh_surface_destroy(b->out);
@@ -1038,10 +1080,13 @@ void browser_fini(struct browser *b)
 	bh_supervisor_destroy(b->sup);
 	b->sup = NULL;
 	rel_fini(b);
+	bh_recorder_destroy(b->gpu_rec);
+	b->gpu_rec = NULL;
 	while (b->tabs) {
 		struct tab *t = b->tabs;
 
 		b->tabs = t->next;
+		bh_recorder_destroy(t->rec);
 		free(t);
 	}
 	bh_defer_destroy(b->reaper);

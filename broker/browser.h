@@ -12,6 +12,7 @@
 
 #include <bulkhead/loop.h>
 #include <bulkhead/shm.h>
+#include <bulkhead/record.h>
 #include <bulkhead/supervisor.h>
 
 #define BROWSER_MAX_TABS 16
@@ -129,6 +130,7 @@ struct tab {
 	uint64_t shown_seq;
 
 	struct wrel rel;
+	bh_recorder *rec;       /* --record: its renderer's channel, this incarnation */
 };
 
 struct browser_opts {
@@ -141,6 +143,7 @@ struct browser_opts {
 	bool stats_json;        /* print stats as JSON at exit */
 	const char *frames_dir; /* every frame as a PNG here */
 	bool chaos_mode;        /* crash-loop limits lifted for `chaos` (--chaos, --chaos-mode) */
+	const char *record_dir; /* --record: every worker channel recorded here */
 	/*
 	 * Internal, for fuzz/fuzz_broker.c only: browser_init() starts no gpu
 	 * process and arms no heartbeat watchdog; the harness binds fake workers
@@ -157,6 +160,7 @@ struct browser {
 	bh_registry *reg;
 	bh_supervisor *sup;
 	bh_worker *gpu;
+	bh_recorder *gpu_rec;   /* --record: the gpu's channel, this incarnation */
 	bool gpu_ready;
 	bool gpu_failed;
 	bool gpu_started_once;

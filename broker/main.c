@@ -38,6 +38,8 @@ static const char usage[] =
 	"  --script FILE         run the commands in FILE (see 'help' at the prompt)\n"
 	"  --screenshot FILE     write the last frame as a PNG before exiting\n"
 	"  --frames-dir DIR      write every frame as DIR/frame-NNNNNN.png\n"
+	"  --record DIR          record every worker channel (after its handshake) as\n"
+	"                        DIR/<type>-<tab>-<pid>.bhrec (bulkhead-dump reads them)\n"
 	"  --size WxH            window size (default 1280x800)\n"
 	"  --pages DIR           the pages folder (default: the bundled pages)\n"
 	"  --fonts DIR           the folder holding DejaVuSans.ttf (default " DEFAULT_FONT_DIR ")\n"
@@ -170,7 +172,8 @@ int main(int argc, char **argv)
 	const char *pages = getenv("BULKHEAD_PAGES") ? getenv("BULKHEAD_PAGES") : BH_DEFAULT_PAGES_DIR;
 	const char *fonts = DEFAULT_FONT_DIR, *script = NULL, *screenshot = NULL;
 	const char *open_list[BROWSER_MAX_TABS];
-	char pages_abs[PATH_MAX], fonts_abs[PATH_MAX], frames_abs[PATH_MAX], line[PATH_MAX + 32];
+	char pages_abs[PATH_MAX], fonts_abs[PATH_MAX], frames_abs[PATH_MAX], record_abs[PATH_MAX];
+	char line[PATH_MAX + 32];
 	size_t nopen = 0;
 	unsigned long frames = 0, chaos = 0;
 	bool wait_loaded = false;
@@ -216,7 +219,7 @@ int main(int argc, char **argv)
 			b->o.verbose = true;
 		} else if (strcmp(a, "--frames") && strcmp(a, "--script") && strcmp(a, "--screenshot") &&
 			   strcmp(a, "--frames-dir") && strcmp(a, "--size") && strcmp(a, "--pages") &&
-			   strcmp(a, "--fonts") && strcmp(a, "--chaos")) {
+			   strcmp(a, "--fonts") && strcmp(a, "--chaos") && strcmp(a, "--record")) {
 			return bad_usage("unknown option '%s'", a);
 		} else if (!v) {
 			return bad_usage("%s needs a value", a);
@@ -245,6 +248,11 @@ int main(int argc, char **argv)
 			if (dir_ok("frames", v, frames_abs) < 0)
 				return EXIT_USAGE;
 			b->o.frames_dir = frames_abs;
+			i++;
+		} else if (!strcmp(a, "--record")) {
+			if (dir_ok("record", v, record_abs) < 0)
+				return EXIT_USAGE;
+			b->o.record_dir = record_abs;
 			i++;
 		} else if (!strcmp(a, "--size")) {
 			if (parse_size(v, &b->o.width, &b->o.height) < 0)

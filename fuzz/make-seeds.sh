@@ -4,8 +4,9 @@
 # with a channel recorder on the broker side, and bulkhead-dump turns every
 # recorded frame into a seed (envelope form for the channel harnesses, bare
 # frames for fuzz_decode). It also writes the hand-made sessions of
-# fuzz_supervisor, fuzz_surface and fuzz_gpu (bh_fuzz_seedgen) and the page seeds of
-# fuzz_page. Seeds found by fuzzing (other names) are kept.
+# fuzz_supervisor, fuzz_surface and fuzz_gpu (bh_fuzz_seedgen), fuzz_broker's
+# (bh_fuzz_seedgen_broker, and sessions recorded from a run of the demo), and
+# the page seeds of fuzz_page. Seeds found by fuzzing (other names) are kept.
 #
 #   fuzz/make-seeds.sh [BUILD_DIR]     (default: build; any normal build)
 set -euo pipefail
@@ -40,6 +41,38 @@ fi
 if [ -x "$build/fuzz/bh_fuzz_seedgen_broker" ]; then
   mkdir -p fuzz/corpus/fuzz_broker
   "$build/fuzz/bh_fuzz_seedgen_broker" fuzz/corpus/fuzz_broker
+fi
+
+# fuzz_broker: real demo traffic. bulkhead-browser --record keeps every worker
+# channel from after its handshake; the frames the broker received become
+# sessions from the gpu (options 0) and from tab 1's and tab 2's renderers
+# (options 1 and 2), as fuzz/fuzz_broker.c reads them.
+if [ -x "$build/broker/bulkhead-browser" ]; then
+  recdir=$(mktemp -d)
+  seqdir=$(mktemp -d)
+  printf '%s\n' 'wait loaded' 'scroll 1 300' 'wait loaded' 'overview on' 'wait loaded' \
+    'overview off' 'follow 2 2' 'wait loaded' 'crash 2' 'wait loaded' 'stats' >"$recdir/script"
+  # (The gpu's output surface is the demo's 320x200 at the least, not the fixture's 64x48:
+  # the broker refuses it, and the mutator has the geometry fields to find the fixture's.)
+  if "$build/broker/bulkhead-browser" --headless --no-preview --size 320x200 --record "$recdir" \
+       --script "$recdir/script" long.html links.html >/dev/null 2>&1; then
+    rm -f fuzz/corpus/fuzz_broker/demo-*
+    for f in "$recdir"/*.bhrec; do
+      case $(basename "$f") in
+        gpu-*) opt=0 ;;
+        renderer-1-*) opt=1 ;;
+        renderer-2-*) opt=2 ;;
+        *) continue ;;
+      esac
+      "$build/tools/bulkhead-dump" --seeds "$seqdir" --format sequence --options "$opt" "$f"
+    done
+    for f in "$seqdir"/seq-*; do
+      [ -e "$f" ] && mv "$f" "fuzz/corpus/fuzz_broker/demo-${f##*/seq-}"
+    done
+  else
+    echo "make-seeds.sh: the demo run failed; fuzz_broker's demo-* seeds left as they are" >&2
+  fi
+  rm -rf "$recdir" "$seqdir"
 fi
 
 # fuzz_page: the sample pages as they are (not the 1 MiB one, over any -max_len),

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <bulkhead/protocol.h>
+#include <bulkhead/record.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -345,6 +348,68 @@ static void test_scroll_and_links(void **state)
 	}
 }
 
+/* Counts, in one recording, received frames of `type` and those that came with a memfd. */
+static void count_recorded(const char *path, uint32_t type, unsigned *n, unsigned *with_memfd)
+{
+	bh_record_reader *rd;
+	bh_record rec;
+	int r;
+
+	assert_int_equal(bh_record_reader_create(path, &rd), 0);
+	while ((r = bh_record_reader_next(rd, &rec)) > 0) {
+		if (rec.dir != BH_RECORD_RECEIVED || rec.len < BH_HEADER_SIZE)
+			continue;
+		if ((uint32_t)(rec.data[8] | rec.data[9] << 8 | rec.data[10] << 16 |
+			       (uint32_t)rec.data[11] << 24) == type)
+			(*n)++;
+		for (unsigned i = 0; i < rec.nfds; i++)
+			*with_memfd += rec.fd_kinds[i] == BH_FD_KIND_MEMFD;
+	}
+	assert_int_equal(r, 0);
+	bh_record_reader_destroy(rd);
+}
+
+/* --record: one recording per worker incarnation, holding what the broker received. */
+static void test_record(void **state)
+{
+	char dir[4096], path[4400];
+	const char *args[] = { "--headless", "--record", dir, "boxes.html", "text.html", NULL };
+	unsigned page_states = 0, attaches = 0, memfds = 0, files = 0;
+	struct dirent *de;
+	struct run r;
+	DIR *d;
+
+	tmp_path(dir, sizeof dir, "rec");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	run_browser(&r, NULL, args);
+	expect_status(&r, 0);
+	run_free(&r);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		unsigned n = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		files++;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if (!strncmp(de->d_name, "renderer-", 9)) {
+			count_recorded(path, BH_MSG_APP_BASE + 3, &n, &memfds); /* PageState */
+			page_states += n;
+		} else {
+			assert_int_equal(strncmp(de->d_name, "gpu-0-", 6), 0);
+			count_recorded(path, BH_MSG_SURFACE_ATTACH, &n, &memfds);
+			attaches += n;
+		}
+	}
+	closedir(d);
+	/* The gpu and two renderers; both pages reported; the gpu's output surface came with its memfd. */
+	assert_int_equal(files, 3);
+	assert_true(page_states >= 2);
+	assert_int_equal(attaches, 1);
+	assert_true(memfds >= 1);
+}
+
 /* about:crash: a sad-tab frame, then the renderer restarts and the page reloads. */
 static void test_crash_sad_tab_and_reload(void **state)
 {
@@ -617,6 +682,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tabs_and_pixels),
 		cmocka_unit_test(test_scroll_and_links),
+		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_crash_sad_tab_and_reload),
 		cmocka_unit_test(test_debug_pages),
 		cmocka_unit_test(test_gpu_crash),

@@ -12,6 +12,12 @@
  *       envelope form the recorded fds become the fd prefix, and a reply is
  *       re-addressed to request id 1 with the CALL bit set, which is the
  *       call the channel harnesses keep outstanding.
+ *   bulkhead-dump --seeds DIR --format sequence [--options N] RECORDING...
+ *       Writes the received frames of each recording (its Hellos left out:
+ *       the stateful harnesses make their own handshake) as sequence seeds
+ *       of up to 16 records each, options byte N (default 0), every record
+ *       an envelope; the aux byte of a record with a memfd asks for the
+ *       seals a surface needs (SHRINK, GROW, SEAL). At most 8 per recording.
  *
  * Types the framework does not know are shown as raw protobuf fields.
  * Exit status: 0, 1 for an unreadable or malformed file, 2 for bad usage.
@@ -37,11 +43,25 @@
 #define ENV_FLOOD_FDS 70u
 static const char *const env_kind_names[4] = { "memfd", "pipe", "socket", "/dev/null" };
 
+/* The sequence harnesses' input (fuzz/fuzz.h); kept in step by hand. */
+#define SEQ_MAX_RECORDS 16u
+#define SEQ_MAX_SEEDS 8u
+#define SEQ_AUX_SURFACE_SEALS 0x07u
+
 struct opts {
 	bool hex;
 	const char *seeds;
 	bool envelope;
+	bool sequence;
+	uint8_t options;
 	bool received_only;
+};
+
+/* A sequence seed being built from one recording. */
+struct seq {
+	uint8_t buf[1 + SEQ_MAX_RECORDS * (3 + 1 + ENV_MAX_FDS + BH_RECORD_MAX_LEN)];
+	size_t len;
+	unsigned records, written;
 };
 
 static uint32_t get32(const uint8_t *p)
@@ -432,6 +452,63 @@ static int write_seed(const bh_registry *reg, const struct opts *o, const bh_rec
 	return 0;
 }
 
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, p, n) != (ssize_t)n) {
+		fprintf(stderr, "bulkhead-dump: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int seq_flush(const struct opts *o, struct seq *q)
+{
+	char path[4096];
+	int r = 0;
+
+	if (q->records && q->written < SEQ_MAX_SEEDS) {
+		snprintf(path, sizeof path, "%s/seq-%016" PRIx64, o->seeds, fnv1a(q->buf, q->len));
+		r = write_file(path, q->buf, q->len);
+		q->written++;
+	}
+	q->buf[0] = o->options;
+	q->len = 1;
+	q->records = 0;
+	return r;
+}
+
+/* Appends one received frame as a record: u16 n, aux, envelope. */
+static int seq_add(const struct opts *o, struct seq *q, const bh_record *rec)
+{
+	unsigned nfds = rec->nfds > ENV_MAX_FDS ? ENV_MAX_FDS : rec->nfds;
+	size_t n = 1 + nfds + rec->len;
+	uint8_t aux = 0, *p;
+
+	if (rec->dir != BH_RECORD_RECEIVED || (rec->len >= 12 && get32(rec->data + 8) == BH_MSG_HELLO))
+		return 0;
+	if (q->records == SEQ_MAX_RECORDS && seq_flush(o, q) < 0)
+		return -1;
+	p = q->buf + q->len;
+	p[3] = (uint8_t)nfds;
+	for (unsigned i = 0; i < nfds; i++) {
+		p[4 + i] = (uint8_t)env_kind(rec->fd_kinds[i]);
+		if (rec->fd_kinds[i] == BH_FD_KIND_MEMFD)
+			aux = SEQ_AUX_SURFACE_SEALS;
+	}
+	memcpy(p + 4 + nfds, rec->data, rec->len);
+	p[0] = (uint8_t)(n & 0xff);
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = aux;
+	q->len += 3 + n;
+	q->records++;
+	return 0;
+}
+
 /* ---- files ---------------------------------------------------------------- */
 
 static int dump_recording(const bh_registry *reg, const char *path, const struct opts *o)
@@ -439,6 +516,7 @@ static int dump_recording(const bh_registry *reg, const char *path, const struct
 	bh_record_reader *rd;
 	bh_record rec;
 	unsigned long count = 0, seeds = 0;
+	static struct seq q;
 	int r = bh_record_reader_create(path, &rd);
 
 	if (r < 0) {
@@ -450,8 +528,18 @@ static int dump_recording(const bh_registry *reg, const char *path, const struct
 		printf("%s: recording started at %" PRIu64 ".%09" PRIu64 " (unix time)\n", path,
 		       bh_record_reader_start_time(rd) / 1000000000u,
 		       bh_record_reader_start_time(rd) % 1000000000u);
+	q.buf[0] = o->options;
+	q.len = 1;
+	q.records = q.written = 0;
 	while ((r = bh_record_reader_next(rd, &rec)) > 0) {
 		count++;
+		if (o->seeds && o->sequence) {
+			if (seq_add(o, &q, &rec) < 0) {
+				r = -EIO;
+				break;
+			}
+			continue;
+		}
 		if (o->seeds) {
 			if (o->received_only && rec.dir != BH_RECORD_RECEIVED)
 				continue;
@@ -474,6 +562,10 @@ static int dump_recording(const bh_registry *reg, const char *path, const struct
 		putchar('\n');
 		print_frame(reg, rec.data, rec.len, rec.nfds, o);
 	}
+	if (r >= 0 && o->seeds && o->sequence && seq_flush(o, &q) < 0)
+		r = -EIO;
+	if (o->sequence)
+		seeds = q.written;
 	bh_record_reader_destroy(rd);
 	if (r < 0) {
 		fprintf(stderr, "bulkhead-dump: %s: record %lu: %s\n", path, count + 1,
@@ -553,7 +645,8 @@ static int dump_file(const bh_registry *reg, const char *path, const struct opts
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bulkhead-dump [-x] FILE...\n"
-		   "       bulkhead-dump --seeds DIR [--format envelope|frame] [--received-only] RECORDING...\n");
+		   "       bulkhead-dump --seeds DIR [--format envelope|frame] [--received-only] RECORDING...\n"
+		   "       bulkhead-dump --seeds DIR --format sequence [--options N] RECORDING...\n");
 }
 
 int main(int argc, char **argv)
@@ -563,6 +656,7 @@ int main(int argc, char **argv)
 		{ "seeds", required_argument, NULL, 's' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "received-only", no_argument, NULL, 'r' },
+		{ "options", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -570,7 +664,7 @@ int main(int argc, char **argv)
 	bh_registry *reg;
 	int c, failed = 0;
 
-	while ((c = getopt_long(argc, argv, "xs:f:rh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "xs:f:ro:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'x':
 			o.hex = true;
@@ -579,12 +673,27 @@ int main(int argc, char **argv)
 			o.seeds = optarg;
 			break;
 		case 'f':
-			if (strcmp(optarg, "envelope") && strcmp(optarg, "frame")) {
-				fprintf(stderr, "bulkhead-dump: --format is envelope or frame, not '%s'\n", optarg);
+			if (strcmp(optarg, "envelope") && strcmp(optarg, "frame") && strcmp(optarg, "sequence")) {
+				fprintf(stderr, "bulkhead-dump: --format is envelope, frame or sequence, not '%s'\n",
+					optarg);
 				return 2;
 			}
-			o.envelope = strcmp(optarg, "envelope") == 0;
+			o.envelope = strcmp(optarg, "frame") != 0;
+			o.sequence = strcmp(optarg, "sequence") == 0;
 			break;
+		case 'o': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno || *end || !*optarg || v > 255) {
+				fprintf(stderr, "bulkhead-dump: --options is a byte (0 to 255), not '%s'\n", optarg);
+				return 2;
+			}
+			o.options = (uint8_t)v;
+			break;
+		}
 		case 'r':
 			o.received_only = true;
 			break;
