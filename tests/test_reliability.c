@@ -3,7 +3,7 @@
  * the real bulkhead-browser binary and real sandboxed processes:
  *
  *   chaos       8 tabs; random renderer and gpu kills (SIGKILL, SIGSEGV)
- *               every 100-500 ms for BH_CHAOS_SECONDS (default 20); then
+ *               every 100-500 ms for BH_CHAOS_SECONDS (default 60); then
  *               every tab renders its page again, pixel for pixel; restarts
  *               equal kills; no zombie; broker fds and RSS within 5%; no
  *               Ping or Pong lost or reordered.
@@ -447,7 +447,7 @@ static unsigned chaos_seconds(void)
 	const char *s = getenv("BH_CHAOS_SECONDS");
 	long v = s && *s ? strtol(s, NULL, 10) : 0;
 
-	return v > 0 && v <= 86400 ? (unsigned)v : 20;
+	return v > 0 && v <= 86400 ? (unsigned)v : 60;
 }
 
 static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
