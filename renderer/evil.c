@@ -90,7 +90,7 @@ static size_t make_frame(struct evil *e, int to)
 		n = rnd(e) % 300;
 		for (size_t i = 0; i < n; i++)
 			e->buf[i] = (uint8_t)rnd(e);
-		if (n >= BH_HEADER_SIZE && rnd(e) & 1) {
+		if (n >= BH_HEADER_SIZE && count && rnd(e) & 1) {
 			bh_header h = { .magic = BH_WIRE_MAGIC, .version = BH_PROTOCOL_VERSION };
 
 			h.type = bh_registry_at(e->reg, rnd(e) % count)->type;
