@@ -1157,6 +1157,26 @@ void bh_channel_pause(bh_channel *ch, int paused)
 		bh_defer_schedule(ch->resume_defer);
 }
 
+void bh__channel_read_now(bh_channel *ch)
+{
+	if (!ch || ch->doomed || ch->fd < 0)
+		return;
+	ref(ch);
+	/*
+	 * read_frames() stops after one datagram while traffic looks like
+	 * request/reply; go on until the socket is empty (bounded: a peer that
+	 * is gone sends no more).
+	 */
+	for (unsigned i = 0; i < RECV_BUDGET && !ch->doomed && ch->fd >= 0 && !ch->paused; i++) {
+		uint64_t before = ch->stats.recv_syscalls, got = ch->stats.msgs_received;
+
+		read_frames(ch);
+		if (ch->stats.recv_syscalls == before || ch->stats.msgs_received == got)
+			break;
+	}
+	unref(ch);
+}
+
 static void on_io(bh_watch *w, int fd, uint32_t events, void *ud)
 {
 	bh_channel *ch = ud;

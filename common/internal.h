@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include <bulkhead/channel.h>
 #include <bulkhead/common.h>
 #include <bulkhead/loop.h>
 
@@ -39,6 +40,15 @@ void bh__close_all(int *fds, unsigned n);
 /* Reads/writes exactly len bytes, retrying on EINTR and short transfers. 0 or -errno (-EPIPE on EOF). */
 int bh__read_full(int fd, void *buf, size_t len);
 int bh__write_full(int fd, const void *buf, size_t len);
+
+/*
+ * Reads and dispatches, now, what the peer has already sent (one receive
+ * budget at most; nothing while paused). The supervisor calls it before it
+ * classifies a worker's death: the worker's last words (a CrashReport
+ * naming the signal it really got) may still sit in the socket when the
+ * pidfd says it is gone, and epoll reports both in no set order.
+ */
+void bh__channel_read_now(bh_channel *ch);
 
 /* Deferred-free support for handles removed while the loop dispatches. */
 int bh__loop_dispatching(const bh_loop *loop);

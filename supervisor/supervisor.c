@@ -1143,6 +1143,9 @@ static void worker_exited(bh_worker *w, const siginfo_t *si)
 	int restart, failed = 0;
 	unsigned delay = 0;
 
+	/* Its last messages first: a CrashReport tells the signal a trap stands in for. */
+	if (w->ch)
+		bh__channel_read_now(w->ch);
 	classify(w, si, &info);
 	worker_detach(w);
 	bh_quota_forget_worker(sup->quota, w->id);
