@@ -816,9 +816,15 @@ static void gpu_ready(struct browser *b)
  * Recording is a debugging aid: a file that cannot be made is said once and
  * the run goes on.
  */
+/* Where a worker's recorder is kept: the gpu's, or its tab's (NULL for neither). */
+static bh_recorder **rec_slot(struct browser *b, bh_worker *w, struct tab *t)
+{
+	return w == b->gpu ? &b->gpu_rec : t ? &t->rec : NULL;
+}
+
 static void record_worker(struct browser *b, bh_worker *w, struct tab *t)
 {
-	bh_recorder **slot = w == b->gpu ? &b->gpu_rec : t ? &t->rec : NULL;
+	bh_recorder **slot = rec_slot(b, w, t);
 	char path[PATH_MAX];
 	int r;
 
@@ -839,7 +845,7 @@ static void record_worker(struct browser *b, bh_worker *w, struct tab *t)
 
 static void unrecord_worker(struct browser *b, bh_worker *w, struct tab *t)
 {
-	bh_recorder **slot = w == b->gpu ? &b->gpu_rec : t ? &t->rec : NULL;
+	bh_recorder **slot = rec_slot(b, w, t);
 
 	/* The channel is gone by now (the supervisor detaches before on_exit). */
 	if (slot) {

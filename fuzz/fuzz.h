@@ -187,6 +187,29 @@ typedef struct bh_fuzz_fdset {
 int bh_fuzz_fdset_init(bh_fuzz_fdset *set);
 void bh_fuzz_fdset_fini(bh_fuzz_fdset *set);
 
+/* ---- writing sequence seeds (bh_fuzz_seedgen, bh_fuzz_seedgen_broker) ------ */
+
+typedef struct bh_fuzz_seed {
+	uint8_t buf[1 << 16];
+	size_t len;
+} bh_fuzz_seed;
+
+/* Starts an empty sequence with its options byte. */
+void bh_fuzz_seed_begin(bh_fuzz_seed *s, uint8_t options);
+
+/*
+ * Appends one record: `aux`, then an envelope (control `ctl` | nkinds, the
+ * fd kinds) around a frame of `type` holding `m` (NULL: empty payload),
+ * encoded with the real header and protobuf-c encoders. Exits the program
+ * when the seed would outgrow its buffer: a seed generator's own bug.
+ */
+void bh_fuzz_seed_add(bh_fuzz_seed *s, uint8_t aux, unsigned ctl, const uint8_t *kinds,
+		      unsigned nkinds, uint32_t type, uint16_t flags, uint32_t req,
+		      const ProtobufCMessage *m);
+
+/* Writes the seed as dir/name. Returns 0, or -errno (said on stderr). */
+int bh_fuzz_seed_save(const bh_fuzz_seed *s, const char *dir, const char *name);
+
 /* ---- regions of fuzzed size, access and seals (the surface harnesses) ------ */
 
 /* The largest region a harness makes. */

@@ -22,52 +22,8 @@
 static const char *outdir;
 static int failed;
 
-struct seq {
-	uint8_t buf[1 << 16];
-	size_t len;
-};
-
-static void begin(struct seq *s, uint8_t options)
-{
-	s->buf[0] = options;
-	s->len = 1;
-}
-
-/* One record: aux byte, envelope control, fd kinds, and a frame of `type` holding `m`. */
-static void add(struct seq *s, uint8_t aux, unsigned ctl, const uint8_t *kinds, unsigned nkinds,
-		uint32_t type, uint16_t flags, uint32_t req, const ProtobufCMessage *m)
-{
-	uint8_t *rec = s->buf + s->len, *env = rec + 3, *frame;
-	size_t plen = m ? protobuf_c_message_get_packed_size(m) : 0, elen;
-	bh_header h = {
-		.magic = BH_WIRE_MAGIC,
-		.version = BH_PROTOCOL_VERSION,
-		.flags = flags,
-		.type = type,
-		.request_id = req,
-		.payload_len = (uint32_t)plen,
-		.nfds = (uint8_t)nkinds,
-	};
-
-	elen = 1 + nkinds + BH_HEADER_SIZE + plen;
-	if (s->len + 3 + elen > sizeof s->buf) {
-		fprintf(stderr, "seedgen: seed too large\n");
-		exit(1);
-	}
-	env[0] = (uint8_t)(ctl | nkinds);
-	memcpy(env + 1, kinds, nkinds);
-	frame = env + 1 + nkinds;
-	bh_header_encode(&h, frame);
-	if (m)
-		protobuf_c_message_pack(m, frame + BH_HEADER_SIZE);
-	rec[0] = (uint8_t)elen;
-	rec[1] = (uint8_t)(elen >> 8);
-	rec[2] = aux;
-	s->len += 3 + elen;
-}
-
 /* A record of raw bytes as the datagram (for frames no encoder would make). */
-static void add_raw(struct seq *s, const void *bytes, size_t n)
+static void add_raw(bh_fuzz_seed *s, const void *bytes, size_t n)
 {
 	uint8_t *rec = s->buf + s->len;
 
@@ -79,19 +35,10 @@ static void add_raw(struct seq *s, const void *bytes, size_t n)
 	s->len += 4 + n;
 }
 
-static void save(const struct seq *s, const char *name)
+static void save(const bh_fuzz_seed *s, const char *name)
 {
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", outdir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, s->buf, s->len) != (ssize_t)s->len) {
-		fprintf(stderr, "seedgen: %s: %s\n", path, strerror(errno));
+	if (bh_fuzz_seed_save(s, outdir, name) < 0)
 		failed = 1;
-	}
-	if (fd >= 0)
-		close(fd);
 }
 
 /* ---- fuzz_supervisor -------------------------------------------------------- */
@@ -99,7 +46,7 @@ static void save(const struct seq *s, const char *name)
 static const uint8_t token[BH_TOKEN_SIZE] = "bh-fuzz-token-16";
 enum { OPT_GPU = 1, OPT_HANDSHAKE = 2 };
 
-static void hello(struct seq *s, const char *type, const uint8_t *tok, uint32_t id)
+static void hello(bh_fuzz_seed *s, const char *type, const uint8_t *tok, uint32_t id)
 {
 	Bh__Hello h = BH__HELLO__INIT;
 
@@ -109,42 +56,42 @@ static void hello(struct seq *s, const char *type, const uint8_t *tok, uint32_t 
 	h.token.data = (uint8_t *)tok;
 	h.token.len = BH_TOKEN_SIZE;
 	h.worker_id = id;
-	add(s, 0, 0, NULL, 0, BH_MSG_HELLO, BH_FLAG_REQUEST, 1, &h.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_HELLO, BH_FLAG_REQUEST, 1, &h.base);
 }
 
-static void heartbeat(struct seq *s, uint64_t seq)
+static void heartbeat(bh_fuzz_seed *s, uint64_t seq)
 {
 	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
 
 	hb.seq = seq;
-	add(s, 0, 0, NULL, 0, BH_MSG_HEARTBEAT, 0, 0, &hb.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_HEARTBEAT, 0, 0, &hb.base);
 }
 
-static void file_open(struct seq *s, const char *path, size_t len, uint32_t req)
+static void file_open(bh_fuzz_seed *s, const char *path, size_t len, uint32_t req)
 {
 	Bh__FileOpen fo = BH__FILE_OPEN__INIT;
 
 	fo.path.data = (uint8_t *)path;
 	fo.path.len = len;
-	add(s, 0, 0, NULL, 0, BH_MSG_FILE_OPEN, req ? BH_FLAG_REQUEST : 0, req, &fo.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_FILE_OPEN, req ? BH_FLAG_REQUEST : 0, req, &fo.base);
 }
 
-static void shm_alloc(struct seq *s, uint64_t size, uint32_t req)
+static void shm_alloc(bh_fuzz_seed *s, uint64_t size, uint32_t req)
 {
 	Bh__ShmAlloc sa = BH__SHM_ALLOC__INIT;
 
 	sa.size = size;
-	add(s, 0, 0, NULL, 0, BH_MSG_SHM_ALLOC, req ? BH_FLAG_REQUEST : 0, req, &sa.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_SHM_ALLOC, req ? BH_FLAG_REQUEST : 0, req, &sa.base);
 }
 
-static void sandbox_status_ex(struct seq *s, const char *layer, int state, const char *detail);
+static void sandbox_status_ex(bh_fuzz_seed *s, const char *layer, int state, const char *detail);
 
-static void sandbox_status(struct seq *s, const char *layer)
+static void sandbox_status(bh_fuzz_seed *s, const char *layer)
 {
 	sandbox_status_ex(s, layer, BH__SANDBOX_LAYER__STATE__APPLIED, "filter loaded");
 }
 
-static void sandbox_status_ex(struct seq *s, const char *layer, int state, const char *detail)
+static void sandbox_status_ex(bh_fuzz_seed *s, const char *layer, int state, const char *detail)
 {
 	Bh__SandboxStatus st = BH__SANDBOX_STATUS__INIT;
 	Bh__SandboxLayer l1 = BH__SANDBOX_LAYER__INIT, l2 = BH__SANDBOX_LAYER__INIT;
@@ -166,10 +113,10 @@ static void sandbox_status_ex(struct seq *s, const char *layer, int state, const
 	st.no_new_privs = 1;
 	st.pid = 1;
 	st.open_fds = 3;
-	add(s, 0, 0, NULL, 0, BH_MSG_SANDBOX_STATUS, 0, 0, &st.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_SANDBOX_STATUS, 0, 0, &st.base);
 }
 
-static void all_kinds(struct seq *s, unsigned nfds)
+static void all_kinds(bh_fuzz_seed *s, unsigned nfds)
 {
 	Bhfuzz__AllKinds ak = BHFUZZ__ALL_KINDS__INIT;
 	Bhfuzz__Leaf leaf = BHFUZZ__LEAF__INIT;
@@ -177,16 +124,16 @@ static void all_kinds(struct seq *s, unsigned nfds)
 
 	ak.id = 1;
 	ak.req_leaf = &leaf;
-	add(s, 0, 0, kinds, nfds, BH_FUZZ_MSG_ALL_KINDS, 0, 0, &ak.base);
+	bh_fuzz_seed_add(s, 0, 0, kinds, nfds, BH_FUZZ_MSG_ALL_KINDS, 0, 0, &ak.base);
 }
 
-static void leaf(struct seq *s)
+static void leaf(bh_fuzz_seed *s)
 {
 	Bhfuzz__Leaf lf = BHFUZZ__LEAF__INIT;
 	static const uint8_t kinds[1] = { 1 };
 
 	lf.name = (char *)"leaf";
-	add(s, 0, 0, kinds, 1, BH_FUZZ_MSG_LEAF, 0, 0, &lf.base);
+	bh_fuzz_seed_add(s, 0, 0, kinds, 1, BH_FUZZ_MSG_LEAF, 0, 0, &lf.base);
 }
 
 static void supervisor_seeds(void)
@@ -196,18 +143,18 @@ static void supervisor_seeds(void)
 	Bh__SetupFailed sf = BH__SETUP_FAILED__INIT;
 	Bh__SurfaceAttach sa = BH__SURFACE_ATTACH__INIT;
 	static const uint8_t memfd_kind[1] = { 0 };
-	struct seq s;
+	bh_fuzz_seed s;
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	heartbeat(&s, 1);
 	cr.signal = 11;
 	cr.fault_addr = 0x10;
 	cr.syscall_nr = -1;
-	add(&s, 0, 0, NULL, 0, BH_MSG_CRASH_REPORT, 0, 0, &cr.base);
+	bh_fuzz_seed_add(&s, 0, 0, NULL, 0, BH_MSG_CRASH_REPORT, 0, 0, &cr.base);
 	sf.layer = (char *)"seccomp";
 	sf.code = 1;
 	sf.text = (char *)"cannot load the filter";
-	add(&s, 0, 0, NULL, 0, BH_MSG_SETUP_FAILED, 0, 0, &sf.base);
+	bh_fuzz_seed_add(&s, 0, 0, NULL, 0, BH_MSG_SETUP_FAILED, 0, 0, &sf.base);
 	sandbox_status(&s, "seccomp");
 	file_open(&s, "page.html", 9, 1);
 	file_open(&s, "link-in.html", 12, 2);
@@ -215,7 +162,7 @@ static void supervisor_seeds(void)
 	all_kinds(&s, 0);
 	save(&s, "renderer-ready-session");
 
-	begin(&s, OPT_HANDSHAKE);
+	bh_fuzz_seed_begin(&s, OPT_HANDSHAKE);
 	hello(&s, "renderer", token, 7);
 	heartbeat(&s, 1);
 	file_open(&s, "sub/deep/b.html", 15, 2);
@@ -223,14 +170,14 @@ static void supervisor_seeds(void)
 	file_open(&s, "up.png", 6, 4);
 	save(&s, "renderer-handshake-files");
 
-	begin(&s, OPT_HANDSHAKE | OPT_GPU);
+	bh_fuzz_seed_begin(&s, OPT_HANDSHAKE | OPT_GPU);
 	hello(&s, "gpu", token, 7);
 	leaf(&s);
 	shm_alloc(&s, 4096, 2);
 	file_open(&s, "page.html", 9, 3);
 	save(&s, "gpu-handshake-session");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	shm_alloc(&s, 32768, 1);
 	shm_alloc(&s, 16384, 2);
 	shm_alloc(&s, 16385, 3);
@@ -240,7 +187,7 @@ static void supervisor_seeds(void)
 	shm_alloc(&s, (uint64_t)1 << 31, 7);
 	save(&s, "renderer-shm-quota");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	file_open(&s, "fifo.html", 9, 1);
 	file_open(&s, "loop1.html", 10, 2);
 	file_open(&s, "link-out.html", 13, 3);
@@ -255,55 +202,55 @@ static void supervisor_seeds(void)
 	file_open(&s, "link-abs.html", 13, 12);
 	save(&s, "renderer-file-refusals");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	leaf(&s);
 	save(&s, "bad-type-not-allowed");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	hello(&s, "renderer", token, 7);
 	save(&s, "bad-second-hello");
 
-	begin(&s, OPT_HANDSHAKE);
+	bh_fuzz_seed_begin(&s, OPT_HANDSHAKE);
 	heartbeat(&s, 1);
 	save(&s, "bad-before-hello");
 
-	begin(&s, OPT_HANDSHAKE);
+	bh_fuzz_seed_begin(&s, OPT_HANDSHAKE);
 	hello(&s, "renderer", (const uint8_t *)"bh-fuzz-token-17", 7);
 	save(&s, "bad-hello-token");
 
-	begin(&s, OPT_GPU);
+	bh_fuzz_seed_begin(&s, OPT_GPU);
 	sandbox_status(&s, "no-such-layer");
 	save(&s, "bad-sandbox-status");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	sandbox_status_ex(&s, "seccomp", 7, "state out of range");
 	save(&s, "bad-sandbox-status-state");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	sandbox_status_ex(&s, "seccomp", BH__SANDBOX_LAYER__STATE__FAILED,
 			  "a detail longer than the ninety-five bytes a layer report keeps, "
 			  "which the broker must refuse rather than cut");
 	save(&s, "bad-sandbox-status-long-detail");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	file_open(&s, "page.html", 9, 0);
 	save(&s, "bad-file-open-not-request");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	all_kinds(&s, 5);
 	save(&s, "bad-app-too-many-fds");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	sa.surface_id = 1;
 	sa.width = sa.height = 16;
 	sa.stride = 64;
 	sa.format = 1;
 	sa.slots = 2;
 	sa.region_size = 8192;
-	add(&s, 0, 0, memfd_kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &sa.base);
+	bh_fuzz_seed_add(&s, 0, 0, memfd_kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &sa.base);
 	save(&s, "bad-surface-to-broker");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	add_raw(&s, "BHD1", 4);
 	save(&s, "bad-short-frame");
 }
@@ -316,7 +263,7 @@ static void supervisor_seeds(void)
 #define SEAL_FUTURE_BIT 0x10
 enum { SIZE_CLAIMED = 0, SIZE_NEED = 1 << 2, SIZE_LESS = 7 << 2 };
 
-static void attach(struct seq *s, uint8_t seals, uint8_t kind, uint32_t id, uint32_t w, uint32_t h,
+static void attach(bh_fuzz_seed *s, uint8_t seals, uint8_t kind, uint32_t id, uint32_t w, uint32_t h,
 		   uint32_t slots, uint64_t region)
 {
 	Bh__SurfaceAttach a = BH__SURFACE_ATTACH__INIT;
@@ -328,10 +275,10 @@ static void attach(struct seq *s, uint8_t seals, uint8_t kind, uint32_t id, uint
 	a.format = 1;
 	a.slots = slots;
 	a.region_size = region;
-	add(s, seals, 0, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
+	bh_fuzz_seed_add(s, seals, 0, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
 }
 
-static void ready(struct seq *s, uint32_t id, uint32_t slot, uint64_t seq, uint32_t x, uint32_t y,
+static void ready(bh_fuzz_seed *s, uint32_t id, uint32_t slot, uint64_t seq, uint32_t x, uint32_t y,
 		  uint32_t w, uint32_t h)
 {
 	Bh__FrameReady f = BH__FRAME_READY__INIT;
@@ -345,33 +292,33 @@ static void ready(struct seq *s, uint32_t id, uint32_t slot, uint64_t seq, uint3
 	f.slot = slot;
 	f.seq = seq;
 	f.damage = &r;
-	add(s, 0, 0, NULL, 0, BH_MSG_FRAME_READY, 0, 0, &f.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_FRAME_READY, 0, 0, &f.base);
 }
 
-static void release(struct seq *s, uint32_t id, uint32_t slot, uint64_t seq)
+static void release(bh_fuzz_seed *s, uint32_t id, uint32_t slot, uint64_t seq)
 {
 	Bh__FrameRelease f = BH__FRAME_RELEASE__INIT;
 
 	f.surface_id = id;
 	f.slot = slot;
 	f.seq = seq;
-	add(s, 0, 0, NULL, 0, BH_MSG_FRAME_RELEASE, 0, 0, &f.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_FRAME_RELEASE, 0, 0, &f.base);
 }
 
-static void detach(struct seq *s, uint32_t id)
+static void detach(bh_fuzz_seed *s, uint32_t id)
 {
 	Bh__SurfaceDetach d = BH__SURFACE_DETACH__INIT;
 
 	d.surface_id = id;
-	add(s, 0, 0, NULL, 0, BH_MSG_SURFACE_DETACH, 0, 0, &d.base);
+	bh_fuzz_seed_add(s, 0, 0, NULL, 0, BH_MSG_SURFACE_DETACH, 0, 0, &d.base);
 }
 
 static void surface_seeds(void)
 {
-	struct seq s;
+	bh_fuzz_seed s;
 
 	/* 16x16, 2 slots: 1 KiB per slot, each rounded to 4 KiB. */
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, SIZE_CLAIMED, 1, 16, 16, 2, 8192);
 	ready(&s, 1, 0, 1, 0, 0, 16, 16);
 	ready(&s, 1, 1, 2, 4, 4, 8, 8);
@@ -379,7 +326,7 @@ static void surface_seeds(void)
 	detach(&s, 1);
 	save(&s, "session-attach-frames-detach");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK | SEAL_FUTURE_BIT, SIZE_NEED, 1, 64, 32, 3, 3 * 8192);
 	attach(&s, SEALS_OK | SEAL_WRITE_BIT, SIZE_NEED, 2, 8, 8, 1, 4096);
 	ready(&s, 2, 0, 1, 0, 0, 8, 8);
@@ -388,44 +335,44 @@ static void surface_seeds(void)
 	release(&s, 0x70, 1, 2);
 	save(&s, "session-two-surfaces-and-releases");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, 0x03, SIZE_CLAIMED, 1, 16, 16, 1, 4096);
 	ready(&s, 1, 0, 1, 0, 0, 16, 16);
 	save(&s, "bad-attach-unsealed");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, SIZE_LESS, 1, 16, 16, 2, 8192);
 	save(&s, "bad-attach-memfd-too-small");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, 1, 1, 16, 16, 1, 4096); /* a pipe */
 	save(&s, "bad-attach-pipe");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, 3, 1, 16, 16, 1, 4096); /* a file on disk */
 	save(&s, "bad-attach-disk-file");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, SIZE_CLAIMED, 1, 16, 16, 2, 8192);
 	ready(&s, 1, 0, 5, 0, 0, 16, 16);
 	ready(&s, 1, 1, 5, 0, 0, 16, 16);
 	save(&s, "bad-frame-seq-repeated");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, SIZE_CLAIMED, 1, 16, 16, 2, 8192);
 	ready(&s, 1, 0, 1, 8, 8, 9, 1);
 	save(&s, "bad-frame-damage-outside");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	attach(&s, SEALS_OK, SIZE_CLAIMED, 1, 16, 16, 2, 8192);
 	attach(&s, SEALS_OK, SIZE_CLAIMED, 1, 16, 16, 2, 8192);
 	save(&s, "bad-attach-id-twice");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	release(&s, 0x70, 0, 2);
 	save(&s, "bad-release-stale-seq");
 
-	begin(&s, 0);
+	bh_fuzz_seed_begin(&s, 0);
 	detach(&s, 9);
 	save(&s, "bad-detach-unknown");
 }
@@ -439,7 +386,7 @@ enum { GPU_TAB1 = 0, GPU_TAB2 = 1 << 1, GPU_TAB3 = 2 << 1, GPU_TAB9 = 3 << 1, GP
 #define GPU_H 56u
 
 /* A SurfaceAttach of a w x h surface with a memfd of exactly the size its layout needs. */
-static void gpu_attach(struct seq *s, uint8_t aux, uint8_t kind, uint32_t id, uint32_t w, uint32_t h,
+static void gpu_attach(bh_fuzz_seed *s, uint8_t aux, uint8_t kind, uint32_t id, uint32_t w, uint32_t h,
 		       uint32_t stride, uint32_t slots)
 {
 	Bh__SurfaceAttach a = BH__SURFACE_ATTACH__INIT;
@@ -455,16 +402,16 @@ static void gpu_attach(struct seq *s, uint8_t aux, uint8_t kind, uint32_t id, ui
 	a.format = BH_PIXEL_ARGB8888;
 	a.slots = slots;
 	a.region_size = need;
-	add(s, aux, 0, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
+	bh_fuzz_seed_add(s, aux, 0, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
 }
 
 static void gpu_seeds(void)
 {
 	Bh__FrameReady nodamage = BH__FRAME_READY__INIT;
 	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
-	struct seq s;
+	bh_fuzz_seed s;
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	ready(&s, 1, 1, 2, 8, 8, 16, 16);
@@ -474,7 +421,7 @@ static void gpu_seeds(void)
 	ready(&s, 2, 0, 1, 0, 0, GPU_W, GPU_H);
 	save(&s, "session-attach-frames-detach");
 
-	begin(&s, GPU_TAB2 | GPU_OVERVIEW);
+	bh_fuzz_seed_begin(&s, GPU_TAB2 | GPU_OVERVIEW);
 	gpu_attach(&s, SEALS_OK | SEAL_FUTURE_BIT, SIZE_NEED, 5, GPU_W, GPU_H, GPU_W * 4 + 128, 3);
 	ready(&s, 5, 0, 1, 0, 0, GPU_W, GPU_H);
 	ready(&s, 5, 1, 2, 0, 0, GPU_W, 1);
@@ -482,7 +429,7 @@ static void gpu_seeds(void)
 	ready(&s, 5, 0, 9, 10, 20, 30, 20);
 	save(&s, "overview-three-slots-wide-stride");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	gpu_attach(&s, SEALS_OK | GPU_RECONNECT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
@@ -490,89 +437,89 @@ static void gpu_seeds(void)
 	ready(&s, 1, 0, 2, 0, 0, GPU_W, GPU_H);
 	save(&s, "reconnect-while-showing");
 
-	begin(&s, GPU_TAB3);
+	bh_fuzz_seed_begin(&s, GPU_TAB3);
 	gpu_attach(&s, SEALS_OK | SEAL_WRITE_BIT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	ready(&s, 1, 1, 2, 0, 0, GPU_W, GPU_H);
 	save(&s, "sad-tab-frames");
 
-	begin(&s, GPU_TAB9 | 0x08);
+	bh_fuzz_seed_begin(&s, GPU_TAB9 | 0x08);
 	gpu_attach(&s, SEALS_OK, SIZE_CLAIMED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	detach(&s, 1);
 	save(&s, "tab-not-in-scene");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H + 24, GPU_W * 4, 2);
 	save(&s, "bad-attach-window-size");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, 0x03, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	save(&s, "bad-attach-unsealed");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_LESS, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	save(&s, "bad-attach-memfd-too-small");
 
-	begin(&s, GPU_TAB2);
+	bh_fuzz_seed_begin(&s, GPU_TAB2);
 	gpu_attach(&s, SEALS_OK, 1, 1, GPU_W, GPU_H, GPU_W * 4, 2); /* a pipe */
 	save(&s, "bad-attach-pipe");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	save(&s, "bad-frame-before-attach");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 2, GPU_W, GPU_H, GPU_W * 4, 2);
 	save(&s, "bad-second-attach");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	ready(&s, 1, 0, 2, 0, 0, GPU_W, GPU_H);
 	save(&s, "bad-frame-into-held-slot");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 5, 0, 0, GPU_W, GPU_H);
 	ready(&s, 1, 1, 5, 0, 0, GPU_W, GPU_H);
 	save(&s, "bad-frame-seq-repeated");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, GPU_W - 8, 0, 9, 1);
 	save(&s, "bad-frame-damage-outside");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 7, 0, 1, 0, 0, GPU_W, GPU_H);
 	save(&s, "bad-frame-other-surface");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	nodamage.surface_id = 1;
 	nodamage.seq = 1;
-	add(&s, 0, 0, NULL, 0, BH_MSG_FRAME_READY, 0, 0, &nodamage.base);
+	bh_fuzz_seed_add(&s, 0, 0, NULL, 0, BH_MSG_FRAME_READY, 0, 0, &nodamage.base);
 	save(&s, "bad-frame-without-damage");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	gpu_attach(&s, SEALS_OK, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	detach(&s, 2);
 	save(&s, "bad-detach-other-surface");
 
-	begin(&s, GPU_TAB2);
+	bh_fuzz_seed_begin(&s, GPU_TAB2);
 	hb.seq = 1;
-	add(&s, 0, 0, NULL, 0, BH_MSG_HEARTBEAT, 0, 0, &hb.base);
+	bh_fuzz_seed_add(&s, 0, 0, NULL, 0, BH_MSG_HEARTBEAT, 0, 0, &hb.base);
 	save(&s, "bad-type-heartbeat");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	gpu_attach(&s, SEALS_OK | GPU_RECONNECT, SIZE_NEED, 1, GPU_W, GPU_H, GPU_W * 4, 2);
 	ready(&s, 1, 0, 1, 0, 0, GPU_W, GPU_H);
 	save(&s, "bad-then-new-generation");
 
-	begin(&s, GPU_TAB1);
+	bh_fuzz_seed_begin(&s, GPU_TAB1);
 	add_raw(&s, "BHD1", 4);
 	save(&s, "bad-short-frame");
 }

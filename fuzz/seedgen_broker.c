@@ -41,73 +41,27 @@ static const uint8_t token[BH_TOKEN_SIZE] = "bh-fuzz-token-16";
 static const char *outdir;
 static int failed;
 
-struct seq {
-	uint8_t buf[1 << 14];
-	size_t len;
-};
-
-static void begin(struct seq *s, uint8_t options)
-{
-	s->buf[0] = options;
-	s->len = 1;
-}
-
 /* One record: aux byte, fd kinds, and a frame of `type` holding `m`. */
-static void add(struct seq *s, uint8_t aux, const uint8_t *kinds, unsigned nkinds, uint32_t type,
+static void add(bh_fuzz_seed *s, uint8_t aux, const uint8_t *kinds, unsigned nkinds, uint32_t type,
 		uint16_t flags, uint32_t req, const ProtobufCMessage *m)
 {
-	uint8_t *rec = s->buf + s->len, *env = rec + 3, *frame;
-	size_t plen = m ? protobuf_c_message_get_packed_size(m) : 0, elen;
-	bh_header h = {
-		.magic = BH_WIRE_MAGIC,
-		.version = BH_PROTOCOL_VERSION,
-		.flags = flags,
-		.type = type,
-		.request_id = req,
-		.payload_len = (uint32_t)plen,
-		.nfds = (uint8_t)nkinds,
-	};
-
-	elen = 1 + nkinds + BH_HEADER_SIZE + plen;
-	if (s->len + 3 + elen > sizeof s->buf) {
-		fprintf(stderr, "seedgen_broker: seed too large\n");
-		exit(1);
-	}
-	env[0] = (uint8_t)nkinds;
-	memcpy(env + 1, kinds, nkinds);
-	frame = env + 1 + nkinds;
-	bh_header_encode(&h, frame);
-	if (m)
-		protobuf_c_message_pack(m, frame + BH_HEADER_SIZE);
-	rec[0] = (uint8_t)elen;
-	rec[1] = (uint8_t)(elen >> 8);
-	rec[2] = aux;
-	s->len += 3 + elen;
+	bh_fuzz_seed_add(s, aux, 0, kinds, nkinds, type, flags, req, m);
 }
 
-static void msg(struct seq *s, uint32_t type, const ProtobufCMessage *m)
+static void msg(bh_fuzz_seed *s, uint32_t type, const ProtobufCMessage *m)
 {
 	add(s, 0, NULL, 0, type, 0, 0, m);
 }
 
-static void save(const struct seq *s, const char *name)
+static void save(const bh_fuzz_seed *s, const char *name)
 {
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/%s", outdir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, s->buf, s->len) != (ssize_t)s->len) {
-		fprintf(stderr, "seedgen_broker: %s: %s\n", path, strerror(errno));
+	if (bh_fuzz_seed_save(s, outdir, name) < 0)
 		failed = 1;
-	}
-	if (fd >= 0)
-		close(fd);
 }
 
 /* ---- the messages ------------------------------------------------------------------ */
 
-static void hello(struct seq *s, const char *type, uint32_t id)
+static void hello(bh_fuzz_seed *s, const char *type, uint32_t id)
 {
 	Bh__Hello h = BH__HELLO__INIT;
 
@@ -120,7 +74,7 @@ static void hello(struct seq *s, const char *type, uint32_t id)
 	add(s, 0, NULL, 0, BH_MSG_HELLO, BH_FLAG_REQUEST, 1, &h.base);
 }
 
-static void attach(struct seq *s, uint32_t id, uint32_t w, uint32_t h, uint32_t slots, uint8_t kind,
+static void attach(bh_fuzz_seed *s, uint32_t id, uint32_t w, uint32_t h, uint32_t slots, uint8_t kind,
 		   uint8_t seals)
 {
 	Bh__SurfaceAttach a = BH__SURFACE_ATTACH__INIT;
@@ -135,7 +89,7 @@ static void attach(struct seq *s, uint32_t id, uint32_t w, uint32_t h, uint32_t 
 	add(s, seals, &kind, 1, BH_MSG_SURFACE_ATTACH, 0, 0, &a.base);
 }
 
-static void frame(struct seq *s, uint32_t id, uint32_t slot, uint64_t seq, uint32_t dw, uint32_t dh)
+static void frame(bh_fuzz_seed *s, uint32_t id, uint32_t slot, uint64_t seq, uint32_t dw, uint32_t dh)
 {
 	Bh__FrameReady f = BH__FRAME_READY__INIT;
 	Bh__Rect d = BH__RECT__INIT;
@@ -149,7 +103,7 @@ static void frame(struct seq *s, uint32_t id, uint32_t slot, uint64_t seq, uint3
 	msg(s, BH_MSG_FRAME_READY, &f.base);
 }
 
-static void detach(struct seq *s, uint32_t id)
+static void detach(bh_fuzz_seed *s, uint32_t id)
 {
 	Bh__SurfaceDetach d = BH__SURFACE_DETACH__INIT;
 
@@ -157,7 +111,7 @@ static void detach(struct seq *s, uint32_t id)
 	msg(s, BH_MSG_SURFACE_DETACH, &d.base);
 }
 
-static void composited(struct seq *s, uint64_t serial, uint32_t kind1, uint32_t kind2)
+static void composited(bh_fuzz_seed *s, uint64_t serial, uint32_t kind1, uint32_t kind2)
 {
 	Browser__Composited c = BROWSER__COMPOSITED__INIT;
 	Browser__TabShown t[2], *tp[2] = { &t[0], &t[1] };
@@ -181,7 +135,7 @@ static void composited(struct seq *s, uint64_t serial, uint32_t kind1, uint32_t 
 	msg(s, MSG_COMPOSITED, &c.base);
 }
 
-static void bad_renderer(struct seq *s, uint32_t tab, uint32_t gen, const char *detail)
+static void bad_renderer(bh_fuzz_seed *s, uint32_t tab, uint32_t gen, const char *detail)
 {
 	Browser__BadRenderer br = BROWSER__BAD_RENDERER__INIT;
 
@@ -191,7 +145,7 @@ static void bad_renderer(struct seq *s, uint32_t tab, uint32_t gen, const char *
 	msg(s, MSG_BAD_RENDERER, &br.base);
 }
 
-static void bench(struct seq *s, uint32_t frames, uint64_t compose_ns)
+static void bench(bh_fuzz_seed *s, uint32_t frames, uint64_t compose_ns)
 {
 	Browser__BenchResult r = BROWSER__BENCH_RESULT__INIT;
 
@@ -203,7 +157,7 @@ static void bench(struct seq *s, uint32_t frames, uint64_t compose_ns)
 	msg(s, MSG_BENCH_RESULT, &r.base);
 }
 
-static void pong(struct seq *s, uint64_t seq, uint64_t gaps, uint64_t refused)
+static void pong(bh_fuzz_seed *s, uint64_t seq, uint64_t gaps, uint64_t refused)
 {
 	Browser__Pong p = BROWSER__PONG__INIT;
 
@@ -213,7 +167,7 @@ static void pong(struct seq *s, uint64_t seq, uint64_t gaps, uint64_t refused)
 	msg(s, MSG_PONG, &p.base);
 }
 
-static void page_state(struct seq *s, uint32_t nav, bool ok, const char *title, const char *error,
+static void page_state(bh_fuzz_seed *s, uint32_t nav, bool ok, const char *title, const char *error,
 		       uint32_t gen)
 {
 	Browser__PageState ps = BROWSER__PAGE_STATE__INIT;
@@ -230,7 +184,7 @@ static void page_state(struct seq *s, uint32_t nav, bool ok, const char *title, 
 	msg(s, MSG_PAGE_STATE, &ps.base);
 }
 
-static void note(struct seq *s, const char *text)
+static void note(bh_fuzz_seed *s, const char *text)
 {
 	Browser__DebugNote dn = BROWSER__DEBUG_NOTE__INIT;
 
@@ -238,7 +192,7 @@ static void note(struct seq *s, const char *text)
 	msg(s, MSG_DEBUG_NOTE, &dn.base);
 }
 
-static void heartbeat(struct seq *s)
+static void heartbeat(bh_fuzz_seed *s)
 {
 	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
 
@@ -250,10 +204,10 @@ static void heartbeat(struct seq *s)
 
 static void gpu_seeds(void)
 {
-	struct seq s;
+	bh_fuzz_seed s;
 
 	/* The gpu's life: its output, frames in both slots, a composite report, a benchmark. */
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	attach(&s, 0x100, W, H, 2, GOOD_MEMFD, GOOD_SEALS);
 	frame(&s, 0x100, 0, 1, W, H);
 	composited(&s, 2, 1, 1);
@@ -265,7 +219,7 @@ static void gpu_seeds(void)
 	save(&s, "gpu-output-frames-detach");
 
 	/* The same after its own Hello, as a restarted gpu, with Pings answered. */
-	begin(&s, S_GPU | HANDSHAKE | GPU_RESTARTED | PINGS(2));
+	bh_fuzz_seed_begin(&s, S_GPU | HANDSHAKE | GPU_RESTARTED | PINGS(2));
 	hello(&s, "gpu", 1);
 	attach(&s, 0x100, W, H, 2, GOOD_MEMFD, GOOD_SEALS);
 	pong(&s, 1, 0, 0);
@@ -275,62 +229,62 @@ static void gpu_seeds(void)
 	save(&s, "gpu-hello-pongs");
 
 	/* A stale report is dropped; the current one kills tab 1's renderer. */
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	bad_renderer(&s, 2, 7, "stale generation");
 	bad_renderer(&s, 1, 1, "bad frame: slot out of range \033[2J");
 	bad_renderer(&s, 1, 1, "again, after it is gone");
 	save(&s, "gpu-bad-renderer");
 
 	/* A sad tab shown by the gpu. */
-	begin(&s, S_GPU | OTHER_DEAD);
+	bh_fuzz_seed_begin(&s, S_GPU | OTHER_DEAD);
 	composited(&s, 4, 2, 1);
 	bad_renderer(&s, 1, 1, "dead already");
 	save(&s, "gpu-sad-tab-shown");
 
 	/* Refused: frames before the output, a wrong size, bad seals, a lying Pong, a foreign id. */
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	frame(&s, 0x100, 0, 1, W, H);
 	save(&s, "gpu-frame-before-attach");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	attach(&s, 0x100, W * 2, H, 2, GOOD_MEMFD, GOOD_SEALS);
 	save(&s, "gpu-attach-wrong-size");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	attach(&s, 0x100, W, H, 2, GOOD_MEMFD, 0x03);
 	save(&s, "gpu-attach-unsealed");
-	begin(&s, S_GPU | PINGS(1));
+	bh_fuzz_seed_begin(&s, S_GPU | PINGS(1));
 	pong(&s, 1, 0, 0);
 	pong(&s, 2, 0, 0);
 	save(&s, "gpu-pong-never-asked");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	attach(&s, 0x100, W, H, 2, GOOD_MEMFD, GOOD_SEALS);
 	frame(&s, 0x101, 0, 1, W, H);
 	save(&s, "gpu-frame-other-surface");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	attach(&s, 0x100, W, H, 1, GOOD_MEMFD, GOOD_SEALS);
 	frame(&s, 0x100, 0, 1, W, H);
 	frame(&s, 0x100, 0, 2, W, H);
 	save(&s, "gpu-frame-held-slot");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	detach(&s, 0x100);
 	save(&s, "gpu-detach-nothing");
-	begin(&s, S_GPU);
+	bh_fuzz_seed_begin(&s, S_GPU);
 	page_state(&s, 1, true, "gpu", "", 0);
 	save(&s, "gpu-sends-page-state");
 }
 
 static void renderer_seeds(void)
 {
-	struct seq s;
+	bh_fuzz_seed s;
 
 	/* A page loads; its title and a note; a Ping answered. */
-	begin(&s, S_TAB1 | PINGS(1));
+	bh_fuzz_seed_begin(&s, S_TAB1 | PINGS(1));
 	page_state(&s, 1, true, "Index of pages", "", 1);
 	note(&s, "threads: 12");
 	pong(&s, 1, 0, 0);
 	save(&s, "renderer-page-loaded");
 
 	/* Tab 2 after its own Hello: an error page, then a state of a navigation never made. */
-	begin(&s, S_TAB2 | HANDSHAKE | PINGS(3));
+	bh_fuzz_seed_begin(&s, S_TAB2 | HANDSHAKE | PINGS(3));
 	hello(&s, "renderer", 3);
 	page_state(&s, 1, false, "", "cannot open nothere.html: No such file or directory", 1);
 	page_state(&s, 0, true, "older", "", 1);
@@ -340,7 +294,7 @@ static void renderer_seeds(void)
 	save(&s, "renderer-hello-error-page");
 
 	/* Hostile text: escape sequences, C1 controls, malformed UTF-8, a long title. */
-	begin(&s, S_TAB1 | OTHER_DEAD);
+	bh_fuzz_seed_begin(&s, S_TAB1 | OTHER_DEAD);
 	page_state(&s, 1, true, "\033]0;owned\007\033[2J title \xc2\x9b" "31m \x9b" "6n \xc0\x80 \xed\xa0\x80 \xe2\x80\xae",
 		   "\033[31mred\r\nsecond line", 1);
 	note(&s, "\033]8;;http://x\033\\click\033]8;;\033\\ \x7f \xf4\x90\x80\x80 \xe2\x82");
@@ -354,21 +308,21 @@ static void renderer_seeds(void)
 	save(&s, "renderer-hostile-text");
 
 	/* Tab 2 beside a dead tab 1: its navigation id is 2. */
-	begin(&s, S_TAB2 | OTHER_DEAD);
+	bh_fuzz_seed_begin(&s, S_TAB2 | OTHER_DEAD);
 	page_state(&s, 2, true, "Text", "", 2);
 	save(&s, "renderer-beside-sad-tab");
 
 	/* Refused: a type only the gpu sends, a Pong never asked, a second Hello. */
-	begin(&s, S_TAB2);
+	bh_fuzz_seed_begin(&s, S_TAB2);
 	composited(&s, 1, 1, 1);
 	save(&s, "renderer-sends-composited");
-	begin(&s, S_TAB1);
+	bh_fuzz_seed_begin(&s, S_TAB1);
 	pong(&s, 1, 0, 0);
 	save(&s, "renderer-pong-never-asked");
-	begin(&s, S_TAB1);
+	bh_fuzz_seed_begin(&s, S_TAB1);
 	hello(&s, "renderer", 2);
 	save(&s, "renderer-second-hello");
-	begin(&s, S_TAB2 | HANDSHAKE);
+	bh_fuzz_seed_begin(&s, S_TAB2 | HANDSHAKE);
 	hello(&s, "renderer", 2);
 	save(&s, "renderer-hello-wrong-id");
 }

@@ -4,8 +4,12 @@
  * mutation, which works on whole records (order, repetition) as well as on
  * the frames inside them.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz/fuzz.h"
 
@@ -189,4 +193,61 @@ size_t bh_fuzz_crossover_seq(const bh_registry *reg, const uint8_t *a, size_t as
 	for (unsigned i = below(&s, nb + 1); i < nb && n < BH_FUZZ_SEQ_MAX; i++)
 		r[n++] = rb[i];
 	return bh_fuzz_seq_build(below(&s, 2) ? oa : ob, r, n, out, max);
+}
+
+/* ---- writing seeds ---------------------------------------------------------------- */
+
+void bh_fuzz_seed_begin(bh_fuzz_seed *s, uint8_t options)
+{
+	s->buf[0] = options;
+	s->len = 1;
+}
+
+void bh_fuzz_seed_add(bh_fuzz_seed *s, uint8_t aux, unsigned ctl, const uint8_t *kinds,
+		      unsigned nkinds, uint32_t type, uint16_t flags, uint32_t req,
+		      const ProtobufCMessage *m)
+{
+	uint8_t *rec = s->buf + s->len, *env = rec + 3, *frame;
+	size_t plen = m ? protobuf_c_message_get_packed_size(m) : 0, elen;
+	bh_header h = {
+		.magic = BH_WIRE_MAGIC,
+		.version = BH_PROTOCOL_VERSION,
+		.flags = flags,
+		.type = type,
+		.request_id = req,
+		.payload_len = (uint32_t)plen,
+		.nfds = (uint8_t)nkinds,
+	};
+
+	elen = 1 + nkinds + BH_HEADER_SIZE + plen;
+	if (s->len + 3 + elen > sizeof s->buf) {
+		fprintf(stderr, "seed generator: seed too large\n");
+		exit(1);
+	}
+	env[0] = (uint8_t)(ctl | nkinds);
+	memcpy(env + 1, kinds, nkinds);
+	frame = env + 1 + nkinds;
+	bh_header_encode(&h, frame);
+	if (m)
+		protobuf_c_message_pack(m, frame + BH_HEADER_SIZE);
+	rec[0] = (uint8_t)elen;
+	rec[1] = (uint8_t)(elen >> 8);
+	rec[2] = aux;
+	s->len += 3 + elen;
+}
+
+int bh_fuzz_seed_save(const bh_fuzz_seed *s, const char *dir, const char *name)
+{
+	char path[4096];
+	int fd, r = 0;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, s->buf, s->len) != (ssize_t)s->len) {
+		r = -errno;
+		fprintf(stderr, "seed generator: %s: %s\n", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
