@@ -31,6 +31,8 @@ harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all_harnesses[@]}")
 
 say() { printf 'fuzz.sh: %s\n' "$*" >&2; }
+# CPU time the hypervisor took from this machine, in clock ticks over all CPUs.
+steal_ticks() { awk '/^cpu /{ print $9 + 0 }' /proc/stat 2>/dev/null || echo 0; }
 
 # clang and its libFuzzer runtime; prints the apt command when not root.
 scripts/deps.sh fuzz
@@ -116,14 +118,25 @@ for h in "${harnesses[@]}"; do
     fuzz_page | fuzz_gpu) tune=(-entropic_scale_per_exec_time=1) ;;
     fuzz_broker) tune=(-entropic=0) ;;
   esac
+  # On a shared virtual machine the host may take much of the CPU time
+  # (steal): the harness's own CPU time and the steal are printed beside
+  # libFuzzer's wall-clock rate so that a slow run can be told apart.
+  steal0=$(steal_ticks)
+  TIMEFORMAT='%R %U %S'
   # shellcheck disable=SC2086
-  "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=70000 "${tune[@]}" \
+  { time "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=70000 "${tune[@]}" \
     -print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dict[@]}" ${BH_FUZZ_ARGS:-} \
-    "$work" "fuzz/corpus/$h" "fuzz/regressions/$h" >"$log" 2>&1
+    "$work" "fuzz/corpus/$h" "fuzz/regressions/$h" >"$log" 2>&1; } 2>"$build/$h.time"
   rc=$?
+  steal1=$(steal_ticks)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+  cpu=$(awk -v runs="${runs:-0}" -v s0="$steal0" -v s1="$steal1" -v hz="$(getconf CLK_TCK)" \
+    -v ncpu="$(nproc)" 'NF == 3 && $1 > 0 {
+      c = $2 + $3
+      printf("%d per CPU second, steal %d%%", (c > 0 ? runs / c : 0), 100 * (s1 - s0) / hz / ncpu / $1)
+    }' "$build/$h.time" 2>/dev/null)
   if [ $rc -ne 0 ]; then
     failed=1
     summary+=("$h: FAILED (exit $rc) after ${runs:-?} runs")
@@ -138,7 +151,7 @@ for h in "${harnesses[@]}"; do
     done
     [ $found -eq 0 ] && say "$h: no input was saved (see the log)"
   else
-    summary+=("$h: ok, ${runs:-?} runs, ${rate:-?} execs/s, ${cov:-cov: ?}")
+    summary+=("$h: ok, ${runs:-?} runs, ${rate:-?} execs/s (${cpu:-CPU time unknown}), ${cov:-cov: ?}")
   fi
 done
 
