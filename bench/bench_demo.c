@@ -24,7 +24,8 @@
 
 #include "bench/bench.h"
 
-static int browser_path(char *out, size_t size)
+/* A program of the build tree, `rel` to the bench's own folder. */
+static int build_path(const char *rel, char *out, size_t size)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -32,43 +33,26 @@ static int browser_path(char *out, size_t size)
 	if (n <= 0)
 		return -errno;
 	self[n] = '\0';
-	snprintf(out, size, "%s/../broker/bulkhead-browser", dirname(self));
+	snprintf(out, size, "%s/%s", dirname(self), rel);
 	return access(out, X_OK) == 0 ? 0 : -ENOENT;
 }
 
-/* Runs the browser with `script` and returns what it printed (caller frees). */
-static char *run_browser(const char *browser, const char *script, int tabs, int *status)
+/* Runs argv[0] with argv and returns what it printed on stdout and stderr (caller frees). */
+static char *run_capture(const char *const *argv, int *status)
 {
-	static const char *const pages[] = { "index.html", "text.html", "boxes.html", "images.html",
-					     "lists.html", "colors.html", "links.html", "unicode.html" };
-	char script_path[] = "/tmp/bulkhead-bench-XXXXXX";
-	const char *argv[16];
-	int fd = mkstemp(script_path), out[2], argc = 0;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
+	int out[2];
 	pid_t pid;
 
-	if (fd < 0)
+	*status = -1;
+	if (pipe2(out, O_CLOEXEC) < 0)
 		return NULL;
-	if (write(fd, script, strlen(script)) != (ssize_t)strlen(script) || pipe2(out, O_CLOEXEC) < 0) {
-		close(fd);
-		unlink(script_path);
-		return NULL;
-	}
-	close(fd);
-	argv[argc++] = browser;
-	argv[argc++] = "--headless";
-	argv[argc++] = "--no-preview";
-	argv[argc++] = "--script";
-	argv[argc++] = script_path;
-	for (int i = 0; i < tabs && i < 8; i++)
-		argv[argc++] = pages[i];
-	argv[argc] = NULL;
 	pid = fork();
 	if (pid == 0) {
 		dup2(out[1], 1);
 		dup2(out[1], 2);
-		execv(browser, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	close(out[1]);
@@ -92,7 +76,6 @@ static char *run_browser(const char *browser, const char *script, int tabs, int 
 	close(out[0]);
 	if (buf)
 		buf[len] = '\0';
-	*status = -1;
 	if (pid > 0) {
 		int st;
 
@@ -100,6 +83,38 @@ static char *run_browser(const char *browser, const char *script, int tabs, int 
 			;
 		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	}
+	return buf;
+}
+
+static const char *const pages[] = { "index.html", "text.html", "boxes.html", "images.html",
+				     "lists.html", "colors.html", "links.html", "unicode.html" };
+
+/* Runs the browser with `script` and returns what it printed (caller frees). */
+static char *run_browser(const char *browser, const char *script, int tabs, int *status)
+{
+	char script_path[] = "/tmp/bulkhead-bench-XXXXXX";
+	const char *argv[16];
+	int fd = mkstemp(script_path), argc = 0;
+	char *buf;
+
+	*status = -1;
+	if (fd < 0)
+		return NULL;
+	if (write(fd, script, strlen(script)) != (ssize_t)strlen(script)) {
+		close(fd);
+		unlink(script_path);
+		return NULL;
+	}
+	close(fd);
+	argv[argc++] = browser;
+	argv[argc++] = "--headless";
+	argv[argc++] = "--no-preview";
+	argv[argc++] = "--script";
+	argv[argc++] = script_path;
+	for (int i = 0; i < tabs && i < 8; i++)
+		argv[argc++] = pages[i];
+	argv[argc] = NULL;
+	buf = run_capture(argv, status);
 	unlink(script_path);
 	return buf;
 }
@@ -172,17 +187,53 @@ static size_t renderer_memory(const char *out, struct renderer_mem *worst)
 	return n;
 }
 
+/*
+ * The page engine alone (bulkhead-page-floor: no sandbox, no channel) on
+ * each page the tabs show, at a tab's surface size: the worst RSS beyond
+ * the surface in KiB, or -1 if it could not be measured.
+ */
+static double engine_floor(void)
+{
+#ifdef BH_BENCH_PAGES_DIR
+	char bin[PATH_MAX];
+	double worst = -1;
+
+	if (build_path("bulkhead-page-floor", bin, sizeof bin) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+		const char *argv[] = { bin, BH_BENCH_PAGES_DIR, BH_BENCH_FONT_DIR, "1280", "768", pages[i], NULL };
+		int status;
+		char *out = run_capture(argv, &status);
+		double rss = out ? number_after(out, "\"rss_kb\":") : -1;
+		double shm = out ? number_after(out, "\"shmem_kb\":") : -1;
+
+		free(out);
+		if (status != 0 || rss < 0 || shm < 0)
+			return -1;
+		if (rss - shm > worst)
+			worst = rss - shm;
+	}
+	return worst;
+#else
+	return -1;
+#endif
+}
+
 int bench_demo(struct bench_ctx *ctx)
 {
 	static const int tab_counts[] = { 1, 4, 8 };
 	char browser[PATH_MAX], name[96], script[256];
 	struct renderer_mem mem, worst = { 0, 0, 0, 0 };
-	int r = browser_path(browser, sizeof browser);
+	double floor_kb;
+	int r = build_path("../broker/bulkhead-browser", browser, sizeof browser);
 
 	if (r < 0) {
 		bench_note(ctx, "  (demo suite skipped: bulkhead-browser was not built next to the bench)");
 		return 0;
 	}
+	floor_kb = engine_floor();
+	if (floor_kb >= 0)
+		bench_report(ctx, "page_engine_alone.rss_beyond_surface", floor_kb / 1024.0, "MiB", NULL, 0);
 	for (size_t t = 0; t < sizeof tab_counts / sizeof tab_counts[0]; t++) {
 		for (int overview = 0; overview < 2; overview++) {
 			int status = -1, frames = ctx->quick ? 100 : 500;
@@ -211,7 +262,9 @@ int bench_demo(struct bench_ctx *ctx)
 			}
 			if (!overview) {
 				snprintf(name, sizeof name, "demo.renderer.%dtabs.rss_beyond_surface", tab_counts[t]);
-				bench_report(ctx, name, mem.rss / 1024.0, "MiB", NULL, 0);
+				bench_report(ctx, name, mem.rss / 1024.0, "MiB",
+					     floor_kb >= 0 ? "page_engine_alone.rss_beyond_surface" : NULL,
+					     floor_kb / 1024.0);
 				if (mem.uss >= 0) {
 					snprintf(name, sizeof name, "demo.renderer.%dtabs.uss_beyond_surface", tab_counts[t]);
 					bench_report(ctx, name, mem.uss / 1024.0, "MiB", NULL, 0);
@@ -242,5 +295,11 @@ int bench_demo(struct bench_ctx *ctx)
 				"   bound of their anonymous part, is %.2f MiB", worst.anon / 1024.0);
 	bench_note(ctx, "  rss beyond the surface, shared pages included: %s 2 MiB (worst %.2f MiB)",
 		   worst.rss <= 2048 ? "within" : "above", worst.rss / 1024.0);
+	if (floor_kb >= 0)
+		bench_note(ctx, "  the page engine alone in a bare process (no sandbox, no channel, no framework),\n"
+				"   showing the same pages with the same fonts and libraries, holds %.2f MiB beyond\n"
+				"   the surface: the floor of FreeType, libpng, glibc and the mapped fonts, whose pages\n"
+				"   the kernel maps 64 KiB at a time (fault-around); a renderer adds %.2f MiB to it",
+			   floor_kb / 1024.0, (worst.rss - floor_kb) / 1024.0);
 	return 0;
 }
