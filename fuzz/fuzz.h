@@ -259,7 +259,10 @@ int bh_fuzz_make_fd(const bh_fuzz_fdset *set, const int *files, uint8_t kind, ui
  */
 int bh_fuzz_send(int sock, const uint8_t *buf, size_t len, const int *fds, unsigned nfds);
 
-/* Reads and discards whatever is queued on `sock`, closing any fds that came with it. */
+/*
+ * Reads and discards whatever is queued on `sock`, empty datagrams included,
+ * closing any fds that came with it; stops at EAGAIN or at end of stream.
+ */
 void bh_fuzz_drain(int sock);
 
 /* Prints this process's open fds and what they are, to explain a leak. */

@@ -8,8 +8,9 @@
  * ever spawned. Per input, three fake workers (supervisor_private.h: a
  * worker record on one end of a real SOCK_SEQPACKET socketpair, no process;
  * the three socketpairs live for the run, the broker's channel on a dup of
- * one end, drained between inputs) are bound as the broker's gpu and as the renderers of tabs 1 and 2, and
- * say Hello through their sockets, so that the broker's own on_ready runs:
+ * one end, drained between inputs) are bound as the broker's gpu and as
+ * the renderers of tabs 1 and 2, and say Hello through their sockets, so
+ * that the broker's own on_ready runs:
  * the gpu gets its GpuConfig and Scene, each renderer and the gpu the two
  * ends of a gpu channel (GpuChannel, with a generation), each renderer its
  * Navigate (with a navigation id). The input's frames are then written by one
@@ -528,42 +529,6 @@ static bool broker_closed(const struct peer *p)
 	return fstat(p->bfd, &st) < 0 || st.st_ino != p->ino;
 }
 
-/*
- * Every datagram queued on a socket of the harness, empty ones included
- * (both ends are open: 0 is an empty datagram, not EOF); their fds closed.
- */
-static void drain(int sock)
-{
-	static uint8_t buf[BH_MAX_MESSAGE];
-	union {
-		struct cmsghdr align;
-		uint8_t b[CMSG_SPACE(64 * sizeof(int))];
-	} cbuf;
-
-	for (;;) {
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.b,
-				     .msg_controllen = sizeof cbuf.b };
-		ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			BH_FUZZ_CHECK(errno == EAGAIN, "drain: %s", strerror(errno));
-			return;
-		}
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
-				close(fd);
-			}
-		}
-	}
-}
 
 /* ---- the judgement the broker must reach -------------------------------------------- */
 
@@ -971,8 +936,8 @@ static void forget(struct peer *p)
 		B.gpu = NULL;
 	p->w = NULL;
 	/* What either side left unread must not reach the next input. */
-	drain(p->sock);
-	drain(p->keep);
+	bh_fuzz_drain(p->sock);
+	bh_fuzz_drain(p->keep);
 }
 
 /* A screenshot reads the whole frame the broker holds, after the gpu shrank what it could. */

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -201,8 +202,15 @@ void bh_fuzz_drain(int sock)
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0)
 			return;
+		if (r == 0 && mh.msg_controllen == 0) {
+			struct pollfd p = { .fd = sock, .events = POLLIN };
+
+			/* End of stream once the peer is gone; else an empty datagram, and more may follow. */
+			if (poll(&p, 1, 0) <= 0 || (p.revents & POLLHUP))
+				return;
+		}
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
