@@ -1145,8 +1145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /*
- * Each input makes and frees three channels, each with a 512 KiB receive
- * buffer: ASan's default 256 MiB quarantine keeps hundreds of them mapped
+ * Each input makes and frees three channels, each with a 64 KiB receive
+ * buffer: ASan's default 256 MiB quarantine keeps thousands of them mapped
  * and faults their shadow in again and again, a sixth of the run time. A
  * use after free is still caught for the next dozens of inputs. ASAN_OPTIONS
  * overrides this.

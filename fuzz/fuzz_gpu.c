@@ -709,8 +709,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /*
- * Each input makes and frees at least one channel with a 512 KiB receive
- * buffer: ASan's default 256 MiB quarantine keeps hundreds of them mapped
+ * Each input makes and frees at least one channel with a 64 KiB receive
+ * buffer: ASan's default 256 MiB quarantine keeps thousands of them mapped
  * and faults their shadow in again and again. A use after free is still
  * caught for the next dozens of inputs. ASAN_OPTIONS overrides this.
  */
