@@ -1,8 +1,9 @@
 /*
  * IPC suite: a small request/reply round trip through the whole channel
  * stack (encode, frame, send, wake, receive, validate, decode, dispatch, and
- * back) beside a raw SOCK_SEQPACKET write/read ping-pong and ZeroMQ ipc://
- * REQ/REP between the same two kinds of processes; one-way throughput of
+ * back), made with bh_channel_call() from an event loop and with
+ * bh_channel_call_sync(), beside a raw SOCK_SEQPACKET write/read ping-pong
+ * and ZeroMQ ipc:// REQ/REP between the same two kinds of processes; one-way throughput of
  * small messages beside raw one-message-per-syscall writes; and heap
  * allocations per message in the steady state.
  */
@@ -28,18 +29,25 @@
 #endif
 
 #define RAW_MSG 32 /* about the size of a framed Heartbeat */
-#define IPC_ROUNDS 8
+#define BLOCK 250
 #define WARMUP 500
+#define THROUGHPUT_ROUNDS 5
 
-static pid_t fork_child(void (*fn)(int fd), int fd, int other)
+static pid_t fork_child(void (*fn)(int fd), int fd)
 {
 	pid_t pid;
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		if (other >= 0)
-			close(other);
+		/*
+		 * Keep only the child's own end: an inherited end of another
+		 * variant's socket would keep that variant's child from seeing EOF.
+		 */
+		if (fd > 3 && close_range(3, (unsigned)fd - 1, 0) < 0)
+			_exit(1);
+		if (close_range((unsigned)fd + 1, ~0u, 0) < 0)
+			_exit(1);
 		bh_signals_reset();
 		fn(fd);
 		_exit(0);
@@ -67,6 +75,21 @@ static int set_blocking(int fd)
 	return 0;
 }
 
+/*
+ * A round-trip variant: a live connection to a child process that answers,
+ * and a way to make k timed round trips on it. Every variant is set up
+ * first; then they take turns in blocks of BLOCK round trips on their
+ * connections, so that whatever else the machine does meanwhile (other
+ * guests, clock changes) falls on all of them alike.
+ */
+struct variant;
+
+struct variant_ops {
+	int (*start)(struct variant *v);                 /* 0, or -errno with nothing left behind */
+	int (*run)(struct variant *v, int k, double *lat); /* k round trips, latencies in us */
+	void (*stop)(struct variant *v);
+};
+
 /* ---- channel side ------------------------------------------------------- */
 
 struct peer {
@@ -74,14 +97,26 @@ struct peer {
 	bh_registry *reg;
 	bh_channel *ch;
 	/* round-trip driver */
-	int n, done, warmup;
+	int n, done;
 	uint64_t t0;
 	double *lat;
-	uint64_t allocs0, allocs1;
 	Bh__Heartbeat hb;
 	/* throughput */
 	long received, target;
 	int blocked;
+};
+
+struct variant {
+	const struct variant_ops *ops;
+	pid_t pid;
+	int fd, ep;
+	struct peer p;
+#ifdef BH_BENCH_HAVE_ZMQ
+	void *zctx, *zsock;
+	char endpoint[128];
+#endif
+	double *lat;     /* the timed samples */
+	uint64_t allocs; /* heap allocations made during the timed blocks */
 };
 
 static void replier_msg(bh_channel *ch, bh_msg *m, void *ud)
@@ -156,14 +191,8 @@ static void on_reply(bh_channel *ch, int status, bh_msg *reply, void *ud)
 		bh_loop_quit(p->loop, status);
 		return;
 	}
-	if (p->warmup > 0) {
-		if (--p->warmup == 0)
-			p->allocs0 = bench_allocs();
-	} else {
-		p->lat[p->done++] = (double)(now - p->t0) / 1000.0;
-	}
+	p->lat[p->done++] = (double)(now - p->t0) / 1000.0;
 	if (p->done == p->n) {
-		p->allocs1 = bench_allocs();
 		bh_loop_quit(p->loop, 0);
 		return;
 	}
@@ -177,37 +206,99 @@ static void ignore_msg(bh_channel *ch, bh_msg *m, void *ud)
 
 static const bh_channel_ops caller_ops = { .on_message = ignore_msg, .on_close = quit_on_close };
 
-static int channel_roundtrip(int n, double *lat, double *allocs_per_rt)
+/*
+ * A child running `fn` on one end of a fresh socketpair (a channel's, or a
+ * plain blocking one of `type`); the other end in v->fd.
+ */
+static int start_child(struct variant *v, void (*fn)(int fd), int channel, int type)
 {
-	struct peer p;
-	int sv[2], r;
-	pid_t pid;
+	int sv[2], r = 0;
 
-	r = bh_channel_socketpair(sv);
+	if (channel)
+		r = bh_channel_socketpair(sv);
+	else if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0)
+		r = -errno;
 	if (r < 0)
 		return r;
-	pid = fork_child(replier_child, sv[1], sv[0]);
+	v->pid = fork_child(fn, sv[1]);
 	close(sv[1]);
-	if (pid < 0) {
+	if (v->pid < 0) {
+		r = -errno;
 		close(sv[0]);
-		return -errno;
+		return r;
 	}
-	r = peer_init(&p, sv[0], &caller_ops);
-	if (r == 0) {
-		bh__heartbeat__init(&p.hb);
-		p.n = n;
-		p.lat = lat;
-		p.warmup = WARMUP;
-		r = issue(&p);
+	v->fd = sv[0];
+	return 0;
+}
+
+/* Hangs up on the child and reaps it. */
+static void stop_child(struct variant *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+	(void)reap(v->pid);
+}
+
+static int channel_start(struct variant *v)
+{
+	int r = start_child(v, replier_child, 1, SOCK_SEQPACKET);
+
+	if (r < 0)
+		return r;
+	r = peer_init(&v->p, v->fd, &caller_ops);
+	v->fd = -1; /* the channel owns it */
+	bh__heartbeat__init(&v->p.hb);
+	if (r < 0) {
+		peer_fini(&v->p);
+		stop_child(v);
 	}
-	if (r == 0)
-		r = bh_loop_run(p.loop);
-	*allocs_per_rt = (double)(p.allocs1 - p.allocs0) / n;
-	peer_fini(&p);
-	if (reap(pid) < 0 && r == 0)
-		r = -ECHILD;
 	return r;
 }
+
+static void channel_stop(struct variant *v)
+{
+	peer_fini(&v->p);
+	stop_child(v);
+}
+
+/* bh_channel_call() from an event loop: the reply wakes the loop, which issues the next call. */
+static int channel_run(struct variant *v, int k, double *lat)
+{
+	int r;
+
+	v->p.n = k;
+	v->p.done = 0;
+	v->p.lat = lat;
+	r = issue(&v->p);
+	if (r == 0)
+		r = bh_loop_run(v->p.loop);
+	return r < 0 ? r : v->p.done == k ? 0 : -EIO;
+}
+
+/*
+ * bh_channel_call_sync(): the caller sends and then blocks in the socket
+ * until the reply, instead of going back to epoll. The replier is the same
+ * event-loop process.
+ */
+static int channel_sync_run(struct variant *v, int k, double *lat)
+{
+	for (int i = 0; i < k; i++) {
+		uint64_t t0;
+		int r;
+
+		v->p.hb.seq++;
+		t0 = bh_now_ns();
+		r = bh_channel_call_sync(v->p.ch, BH_MSG_HEARTBEAT, &v->p.hb.base, NULL, 0, 5000, NULL, NULL);
+		if (r < 0)
+			return r;
+		lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+	}
+	return 0;
+}
+
+static const struct variant_ops channel_ops = { channel_start, channel_run, channel_stop };
+static const struct variant_ops channel_sync_ops = { channel_start, channel_sync_run, channel_stop };
 
 /* ---- raw SOCK_SEQPACKET ping-pong ----------------------------------------- */
 
@@ -221,29 +312,26 @@ static void raw_echo_child(int fd)
 			_exit(1);
 }
 
-static int raw_roundtrip(int n, double *lat)
+static int raw_start(struct variant *v)
 {
-	int sv[2], r = 0;
-	char buf[RAW_MSG] = { 1 };
-	pid_t pid;
+	return start_child(v, raw_echo_child, 0, SOCK_SEQPACKET);
+}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	pid = fork_child(raw_echo_child, sv[1], sv[0]);
-	close(sv[1]);
-	for (int i = -WARMUP; i < n && r == 0; i++) {
+static int raw_run(struct variant *v, int k, double *lat)
+{
+	char buf[RAW_MSG] = { 1 };
+
+	for (int i = 0; i < k; i++) {
 		uint64_t t0 = bh_now_ns();
 
-		if (write(sv[0], buf, sizeof buf) != sizeof buf || read(sv[0], buf, sizeof buf) != sizeof buf)
-			r = -EIO;
-		else if (i >= 0)
-			lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+		if (write(v->fd, buf, sizeof buf) != sizeof buf || read(v->fd, buf, sizeof buf) != sizeof buf)
+			return -EIO;
+		lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
 	}
-	close(sv[0]);
-	if (reap(pid) < 0 && r == 0)
-		r = -ECHILD;
-	return r;
+	return 0;
 }
+
+static const struct variant_ops raw_ops = { raw_start, raw_run, stop_child };
 
 /* ---- the same ping-pong through epoll: the floor of any event loop -------- */
 
@@ -305,35 +393,42 @@ static void epoll_echo_child(int fd)
 	}
 }
 
-static int epoll_roundtrip(int n, double *lat)
+static int epoll_start(struct variant *v)
 {
-	int sv[2], ep, r = 0;
-	char buf[RAW_MSG] = { 1 };
-	pid_t pid;
+	int r = start_child(v, epoll_echo_child, 0, SOCK_SEQPACKET);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	pid = fork_child(epoll_echo_child, sv[1], sv[0]);
-	close(sv[1]);
-	ep = epoll_for(sv[0]);
-	if (ep < 0)
+	if (r < 0)
+		return r;
+	v->ep = epoll_for(v->fd);
+	if (v->ep < 0) {
 		r = -errno;
-	for (int i = -WARMUP; i < n && r == 0; i++) {
-		uint64_t t0 = bh_now_ns();
-
-		if (send(sv[0], buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof buf ||
-		    epoll_wait_read(ep, sv[0], buf, sizeof buf) != sizeof buf)
-			r = -EIO;
-		else if (i >= 0)
-			lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+		stop_child(v);
 	}
-	if (ep >= 0)
-		close(ep);
-	close(sv[0]);
-	if (reap(pid) < 0 && r == 0)
-		r = -ECHILD;
 	return r;
 }
+
+static int epoll_run(struct variant *v, int k, double *lat)
+{
+	char buf[RAW_MSG] = { 1 };
+
+	for (int i = 0; i < k; i++) {
+		uint64_t t0 = bh_now_ns();
+
+		if (send(v->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof buf ||
+		    epoll_wait_read(v->ep, v->fd, buf, sizeof buf) != sizeof buf)
+			return -EIO;
+		lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+	}
+	return 0;
+}
+
+static void epoll_stop(struct variant *v)
+{
+	close(v->ep);
+	stop_child(v);
+}
+
+static const struct variant_ops epoll_ops = { epoll_start, epoll_run, epoll_stop };
 
 /* ---- ZeroMQ ipc:// REQ/REP ------------------------------------------------ */
 
@@ -362,46 +457,105 @@ static void zmq_rep_child(int ready_fd)
 	zmq_ctx_term(ctx);
 }
 
-static int zmq_roundtrip(int n, double *lat)
+static void zmq_stop(struct variant *v)
 {
-	int p[2], r = 0;
-	char buf[RAW_MSG] = { 1 }, c;
-	void *ctx, *s;
-	pid_t pid;
+	char buf[RAW_MSG];
+
+	if (v->zsock) {
+		zmq_send(v->zsock, "q", 1, 0);
+		zmq_recv(v->zsock, buf, sizeof buf, 0);
+		zmq_close(v->zsock);
+	}
+	if (v->zctx)
+		zmq_ctx_term(v->zctx);
+	v->zsock = v->zctx = NULL;
+	unlink(v->endpoint + strlen("ipc://"));
+	stop_child(v);
+}
+
+static int zmq_start(struct variant *v)
+{
+	char c;
+	int r;
 
 	snprintf(zmq_endpoint, sizeof zmq_endpoint, "ipc:///tmp/bulkhead-bench-%d.ipc", (int)getpid());
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork_child(zmq_rep_child, p[1], p[0]);
-	close(p[1]);
-	if (read(p[0], &c, 1) != 1) {
-		close(p[0]);
-		reap(pid);
+	memcpy(v->endpoint, zmq_endpoint, sizeof v->endpoint);
+	/* The child says it is bound through a pipe-like socketpair. */
+	r = start_child(v, zmq_rep_child, 0, SOCK_STREAM);
+	if (r < 0)
+		return r;
+	if (read(v->fd, &c, 1) != 1) {
+		/* Without a quit message the child never ends: kill it before reaping. */
+		kill(v->pid, SIGKILL);
+		stop_child(v);
 		return -EIO;
 	}
-	close(p[0]);
-	ctx = zmq_ctx_new();
-	s = zmq_socket(ctx, ZMQ_REQ);
-	if (zmq_connect(s, zmq_endpoint) != 0)
-		r = -EIO;
-	for (int i = -WARMUP; i < n && r == 0; i++) {
+	v->zctx = zmq_ctx_new();
+	v->zsock = v->zctx ? zmq_socket(v->zctx, ZMQ_REQ) : NULL;
+	if (!v->zsock || zmq_connect(v->zsock, zmq_endpoint) != 0) {
+		kill(v->pid, SIGKILL);
+		if (v->zsock)
+			zmq_close(v->zsock);
+		v->zsock = NULL;
+		zmq_stop(v);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int zmq_run(struct variant *v, int k, double *lat)
+{
+	char buf[RAW_MSG] = { 1 };
+
+	for (int i = 0; i < k; i++) {
 		uint64_t t0 = bh_now_ns();
 
-		if (zmq_send(s, buf, sizeof buf, 0) < 0 || zmq_recv(s, buf, sizeof buf, 0) < 0)
-			r = -EIO;
-		else if (i >= 0)
-			lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
+		if (zmq_send(v->zsock, buf, sizeof buf, 0) < 0 || zmq_recv(v->zsock, buf, sizeof buf, 0) < 0)
+			return -EIO;
+		lat[i] = (double)(bh_now_ns() - t0) / 1000.0;
 	}
-	zmq_send(s, "q", 1, 0);
-	zmq_recv(s, buf, sizeof buf, 0);
-	zmq_close(s);
-	zmq_ctx_term(ctx);
-	unlink(zmq_endpoint + strlen("ipc://"));
-	if (reap(pid) < 0 && r == 0)
-		r = -ECHILD;
+	return 0;
+}
+
+static const struct variant_ops zmq_ops = { zmq_start, zmq_run, zmq_stop };
+#endif
+
+/* ---- the round trips, interleaved ----------------------------------------- */
+
+/*
+ * Starts every variant, warms each up, then runs them in turns of BLOCK
+ * round trips (after one untimed one) until each has n samples. Allocations are counted around the
+ * timed blocks only. Returns 0 or the first error.
+ */
+static int roundtrips(struct variant *vs, size_t nv, int n)
+{
+	double warm[WARMUP];
+	size_t started = 0;
+	int r = 0;
+
+	for (; started < nv && r == 0; started++) {
+		vs[started].fd = vs[started].ep = -1;
+		r = vs[started].ops->start(&vs[started]);
+		if (r < 0)
+			break;
+		r = vs[started].ops->run(&vs[started], WARMUP, warm);
+	}
+	for (int done = 0; done < n && r == 0; done += BLOCK) {
+		for (size_t i = 0; i < nv && r == 0; i++) {
+			uint64_t a0;
+
+			/* The first round trip of a turn finds cold caches: it is not counted. */
+			r = vs[i].ops->run(&vs[i], 1, warm);
+			a0 = bench_allocs();
+			if (r == 0)
+				r = vs[i].ops->run(&vs[i], n - done < BLOCK ? n - done : BLOCK, vs[i].lat + done);
+			vs[i].allocs += bench_allocs() - a0;
+		}
+	}
+	for (size_t i = 0; i < started; i++)
+		vs[i].ops->stop(&vs[i]);
 	return r;
 }
-#endif
 
 /* ---- one-way throughput --------------------------------------------------- */
 
@@ -451,8 +605,12 @@ static void channel_sender_child(int fd)
 	}
 	while (bh_channel_flush(p.ch) > 0)
 		bh_loop_run_once(p.loop, -1);
-	/* Stay until the receiver has everything and hangs up. */
-	bh_loop_run(p.loop);
+	/*
+	 * Stay until the receiver has everything and hangs up, unless it already
+	 * did (bh_loop_run() would forget the quit that on_close asked for).
+	 */
+	if (bh_channel_is_open(p.ch))
+		bh_loop_run(p.loop);
 	peer_fini(&p);
 }
 
@@ -477,7 +635,7 @@ static int channel_throughput(long n, double *msgs_per_s)
 	r = bh_channel_socketpair(sv);
 	if (r < 0)
 		return r;
-	pid = fork_child(channel_sender_child, sv[1], sv[0]);
+	pid = fork_child(channel_sender_child, sv[1]);
 	close(sv[1]);
 	r = peer_init(&p, sv[0], &receiver_ops);
 	p.target = n;
@@ -520,7 +678,7 @@ static int raw_throughput(long n, double *msgs_per_s)
 	throughput_n = n;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	pid = fork_child(raw_sender_child, sv[1], sv[0]);
+	pid = fork_child(raw_sender_child, sv[1]);
 	close(sv[1]);
 	t0 = bh_now_ns();
 	if (write(sv[0], "g", 1) != 1)
@@ -558,89 +716,103 @@ static int pin_to_one_cpu(cpu_set_t *saved)
 	return 0;
 }
 
+enum { V_CHANNEL, V_SYNC, V_RAW, V_EPOLL, V_ZMQ, V_COUNT };
+
+static double median_of(const struct variant *v, int n)
+{
+	return bench_quantile(v->lat, (size_t)n, 0.5);
+}
+
+static double p99_of(const struct variant *v, int n)
+{
+	return bench_quantile(v->lat, (size_t)n, 0.99);
+}
+
 int bench_ipc(struct bench_ctx *ctx)
 {
 	int n = ctx->quick ? 2000 : 20000;
 	long tn = ctx->quick ? 50000 : 500000;
-	double *ours = calloc((size_t)n, sizeof(double));
-	double *raw = calloc((size_t)n, sizeof(double));
-	double *zq = calloc((size_t)n, sizeof(double));
-	double *ep = calloc((size_t)n, sizeof(double));
-	double allocs = 0, med, p99, raw_med, raw_p99, thr = 0, raw_thr = 0;
-	int r = 0;
-
-	if (!ours || !raw || !zq || !ep) {
-		free(ours);
-		free(raw);
-		free(zq);
-		free(ep);
-		return -ENOMEM;
-	}
-	cpu_set_t saved;
-	int pinned = pin_to_one_cpu(&saved) == 0;
-
-	if (!pinned)
-		bench_note(ctx, "  (could not pin to one CPU; round trips will be noisier)");
-	/*
-	 * The variants take turns in short rounds, so that whatever else the
-	 * machine does while we measure falls on all of them alike.
-	 */
-	for (int round = 0; round < IPC_ROUNDS && r == 0; round++) {
-		int per = n / IPC_ROUNDS;
-		double a = 0;
-
-		r = channel_roundtrip(per, ours + round * per, &a);
-		allocs += a / IPC_ROUNDS;
-		if (r == 0)
-			r = raw_roundtrip(per, raw + round * per);
-		if (r == 0)
-			r = epoll_roundtrip(per, ep + round * per);
+	struct variant vs[V_COUNT] = {
+		[V_CHANNEL] = { .ops = &channel_ops },
+		[V_SYNC] = { .ops = &channel_sync_ops },
+		[V_RAW] = { .ops = &raw_ops },
+		[V_EPOLL] = { .ops = &epoll_ops },
 #ifdef BH_BENCH_HAVE_ZMQ
-		if (r == 0)
-			r = zmq_roundtrip(per, zq + round * per);
+		[V_ZMQ] = { .ops = &zmq_ops },
 #endif
+	};
+	size_t nv = V_ZMQ;
+	double thr = 0, raw_thr = 0, raw_med, raw_p99;
+	cpu_set_t saved;
+	int pinned, r = 0;
+
+#ifdef BH_BENCH_HAVE_ZMQ
+	nv = V_COUNT;
+#endif
+	for (size_t i = 0; i < nv; i++) {
+		vs[i].lat = calloc((size_t)n, sizeof(double));
+		if (!vs[i].lat)
+			r = -ENOMEM;
 	}
 	if (r < 0)
-		goto out;
-	med = bench_quantile(ours, (size_t)n, 0.5);
-	p99 = bench_quantile(ours, (size_t)n, 0.99);
-	raw_med = bench_quantile(raw, (size_t)n, 0.5);
-	raw_p99 = bench_quantile(raw, (size_t)n, 0.99);
-	bench_report(ctx, "ipc.roundtrip.median", med, "us", "raw_seqpacket_pingpong.median", raw_med);
-	bench_report(ctx, "ipc.roundtrip.p99", p99, "us", "raw_seqpacket_pingpong.p99", raw_p99);
-	bench_report(ctx, "ipc.roundtrip.median", med, "us", "epoll_seqpacket_pingpong.median",
-		     bench_quantile(ep, (size_t)n, 0.5));
-	bench_report(ctx, "epoll_seqpacket_pingpong.median", bench_quantile(ep, (size_t)n, 0.5), "us",
-		     "raw_seqpacket_pingpong.median", raw_med);
-#ifdef BH_BENCH_HAVE_ZMQ
-	bench_report(ctx, "ipc.roundtrip.median", med, "us", "zeromq_ipc_reqrep.median",
-		     bench_quantile(zq, (size_t)n, 0.5));
-	bench_report(ctx, "ipc.roundtrip.p99", p99, "us", "zeromq_ipc_reqrep.p99",
-		     bench_quantile(zq, (size_t)n, 0.99));
-#else
-	bench_note(ctx, "  (ZeroMQ peer skipped: libzmq3-dev was not installed at build time)");
-#endif
+		goto out_free;
+	pinned = pin_to_one_cpu(&saved) == 0;
+	if (!pinned)
+		bench_note(ctx, "  (could not pin to one CPU; round trips will be noisier)");
+	r = roundtrips(vs, nv, n);
 	/* Throughput is measured with the scheduler free to use both CPUs. */
 	if (pinned)
 		(void)sched_setaffinity(0, sizeof saved, &saved);
-	pinned = 0;
-	r = channel_throughput(tn, &thr);
-	if (r == 0)
-		r = raw_throughput(tn, &raw_thr);
 	if (r < 0)
-		goto out;
+		goto out_free;
+	raw_med = median_of(&vs[V_RAW], n);
+	raw_p99 = p99_of(&vs[V_RAW], n);
+	bench_report(ctx, "ipc.roundtrip.median", median_of(&vs[V_CHANNEL], n), "us",
+		     "raw_seqpacket_pingpong.median", raw_med);
+	bench_report(ctx, "ipc.roundtrip.p99", p99_of(&vs[V_CHANNEL], n), "us", "raw_seqpacket_pingpong.p99",
+		     raw_p99);
+	bench_report(ctx, "ipc.roundtrip.median", median_of(&vs[V_CHANNEL], n), "us",
+		     "epoll_seqpacket_pingpong.median", median_of(&vs[V_EPOLL], n));
+	bench_report(ctx, "ipc.roundtrip_sync.median", median_of(&vs[V_SYNC], n), "us",
+		     "raw_seqpacket_pingpong.median", raw_med);
+	bench_report(ctx, "ipc.roundtrip_sync.p99", p99_of(&vs[V_SYNC], n), "us", "raw_seqpacket_pingpong.p99",
+		     raw_p99);
+	bench_report(ctx, "epoll_seqpacket_pingpong.median", median_of(&vs[V_EPOLL], n), "us",
+		     "raw_seqpacket_pingpong.median", raw_med);
+#ifdef BH_BENCH_HAVE_ZMQ
+	bench_report(ctx, "ipc.roundtrip.median", median_of(&vs[V_CHANNEL], n), "us",
+		     "zeromq_ipc_reqrep.median", median_of(&vs[V_ZMQ], n));
+	bench_report(ctx, "ipc.roundtrip.p99", p99_of(&vs[V_CHANNEL], n), "us", "zeromq_ipc_reqrep.p99",
+		     p99_of(&vs[V_ZMQ], n));
+	bench_report(ctx, "ipc.roundtrip_sync.median", median_of(&vs[V_SYNC], n), "us",
+		     "zeromq_ipc_reqrep.median", median_of(&vs[V_ZMQ], n));
+#else
+	bench_note(ctx, "  (ZeroMQ peer skipped: libzmq3-dev was not installed at build time)");
+#endif
+	/* Throughput too is measured in alternating rounds; the rate is the mean over them. */
+	for (int round = 0; round < THROUGHPUT_ROUNDS && r == 0; round++) {
+		double a = 0, b = 0;
+
+		r = channel_throughput(tn / THROUGHPUT_ROUNDS, &a);
+		if (r == 0)
+			r = raw_throughput(tn / THROUGHPUT_ROUNDS, &b);
+		thr += a / THROUGHPUT_ROUNDS;
+		raw_thr += b / THROUGHPUT_ROUNDS;
+	}
+	if (r < 0)
+		goto out_free;
 	bench_report(ctx, "ipc.oneway.throughput", thr / 1e6, "Mmsg/s", "raw_write_per_message.throughput",
 		     raw_thr / 1e6);
-	if (bench_allocs_counted())
-		bench_report(ctx, "ipc.roundtrip.allocs_per_message", allocs, "allocs", NULL, 0);
-	else
+	if (bench_allocs_counted()) {
+		bench_report(ctx, "ipc.roundtrip.allocs_per_message", (double)vs[V_CHANNEL].allocs / n, "allocs",
+			     NULL, 0);
+		bench_report(ctx, "ipc.roundtrip_sync.allocs_per_message", (double)vs[V_SYNC].allocs / n,
+			     "allocs", NULL, 0);
+	} else {
 		bench_note(ctx, "  (allocation counting is off in sanitizer builds)");
-out:
-	if (pinned)
-		(void)sched_setaffinity(0, sizeof saved, &saved);
-	free(ours);
-	free(raw);
-	free(zq);
-	free(ep);
+	}
+out_free:
+	for (size_t i = 0; i < V_COUNT; i++)
+		free(vs[i].lat);
 	return r;
 }

@@ -14,6 +14,10 @@
  * flushes it with sendmmsg() before the loop sleeps, so a handler that sends
  * many messages costs few syscalls and a request/reply costs one each way.
  *
+ * Synchronous calls send at once and sleep in recvmsg() on the socket (made
+ * blocking for them; every other call passes MSG_DONTWAIT). Datagrams that
+ * come before the reply are left in the receive slots for the loop.
+ *
  * Re-entrancy: user callbacks may destroy the channel. Every path that calls
  * out holds a reference; the memory is freed when the last one is dropped.
  */
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <bulkhead/channel.h>
 #include <bulkhead/record.h>
@@ -88,6 +93,8 @@ struct bh_channel {
 	uint64_t timer_deadline;
 	uint32_t watch_events;
 	int paused;
+	int blocking;         /* O_NONBLOCK cleared for bh_channel_call_sync() */
+	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO last set (0: none, block forever) */
 
 	/* receive side */
 	uint8_t *rbuf;  /* one BH_MAX_MESSAGE slot, or RECV_BATCH of them (rslots) */
@@ -730,15 +737,13 @@ static void arm_call_timer(bh_channel *ch, uint64_t deadline)
 	ch->timer_deadline = deadline;
 }
 
-int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
-		    unsigned nfds, unsigned timeout_ms, bh_reply_cb cb, void *userdata)
+/* Queues a request and registers its pending slot. 0 and *id, or -errno (nothing queued). */
+static int add_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
+		    unsigned nfds, uint64_t deadline_ns, bh_reply_cb cb, void *userdata, uint32_t *id)
 {
 	struct pending *slot = NULL;
-	uint32_t id;
 	int r;
 
-	if (!cb)
-		return -EINVAL;
 	if (ch->npending >= ch->limits.max_pending)
 		return -EAGAIN;
 	for (unsigned i = 0; i < ch->limits.max_pending; i++) {
@@ -747,18 +752,30 @@ int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
 			break;
 		}
 	}
-	id = ch->next_id++;
+	*id = ch->next_id++;
 	if (ch->next_id == 0)
 		ch->next_id = 1;
-	r = enqueue(ch, type, BH_FLAG_REQUEST, id, body, fds, nfds);
+	r = enqueue(ch, type, BH_FLAG_REQUEST, *id, body, fds, nfds);
 	if (r < 0)
 		return r;
-	*slot = (struct pending){ .id = id, .cb = cb, .userdata = userdata,
-				  .deadline_ns = timeout_ms ? bh_now_ns() + timeout_ms * 1000000ull : 0 };
+	*slot = (struct pending){ .id = *id, .cb = cb, .userdata = userdata, .deadline_ns = deadline_ns };
 	ch->npending++;
-	if (timeout_ms)
-		arm_call_timer(ch, slot->deadline_ns);
 	return 0;
+}
+
+int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body, const int *fds,
+		    unsigned nfds, unsigned timeout_ms, bh_reply_cb cb, void *userdata)
+{
+	uint64_t deadline = timeout_ms ? bh_now_ns() + timeout_ms * 1000000ull : 0;
+	uint32_t id;
+	int r;
+
+	if (!cb)
+		return -EINVAL;
+	r = add_call(ch, type, body, fds, nfds, deadline, cb, userdata, &id);
+	if (r == 0 && timeout_ms)
+		arm_call_timer(ch, deadline);
+	return r;
 }
 
 int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type, const ProtobufCMessage *body,
@@ -876,11 +893,13 @@ static int id_was_issued(const bh_channel *ch, uint32_t id)
 
 /*
  * Validates, decodes and dispatches one datagram. Takes ownership of the
- * fds in `fds` and closes those nobody takes. Returns 0, or -1 when the
+ * fds in `fds` and closes those nobody takes. `decoded` is its header if the
+ * caller already decoded it (bh_header_decode() accepted it), else NULL. Returns 0, or -1 when the
  * channel must not be read any more (bad message, closed, destroyed).
  */
 static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_flags, int *fds,
-			unsigned nfds, int bad_cmsg, const struct ucred *creds, int have_creds)
+			unsigned nfds, int bad_cmsg, const struct ucred *creds, int have_creds,
+			const bh_header *decoded)
 {
 	const bh_msg_type_info *info;
 	struct pending *p = NULL;
@@ -888,13 +907,15 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 	int reason = 0, r;
 	const char *detail = NULL;
 
+	if (decoded)
+		msg.hdr = *decoded;
 	if (msg_flags & MSG_CTRUNC)
 		reason = BH_BAD_CTRUNC;
 	else if (msg_flags & MSG_TRUNC)
 		reason = BH_BAD_TOO_BIG;
 	else if (bad_cmsg)
 		reason = BH_BAD_CMSG;
-	else if ((r = bh_header_decode(buf, len, &msg.hdr)) < 0)
+	else if (!decoded && (r = bh_header_decode(buf, len, &msg.hdr)) < 0)
 		reason = -r;
 	else if (nfds > BH_MAX_FDS)
 		reason = BH_BAD_TOO_MANY_FDS;
@@ -1005,13 +1026,9 @@ static int peer_gone(int fd)
 }
 
 /*
- * Handles datagrams from where the last call stopped: a batch outlives a
- * pause, so the order of messages is kept whatever the application does.
- */
-/*
- * Room for a whole batch, once per channel. Only called between batches, when
- * no received frame lives in the buffer. Without memory the channel goes on
- * one datagram at a time.
+ * Room for a whole batch, once per channel. Frames received but not yet
+ * handled (at most the one slot's) move along. Without memory the channel
+ * goes on one datagram at a time.
  */
 static bool grow_batch(bh_channel *ch)
 {
@@ -1022,6 +1039,8 @@ static bool grow_batch(bh_channel *ch)
 	big = malloc((size_t)RECV_BATCH * BH_MAX_MESSAGE);
 	if (!big)
 		return false;
+	for (unsigned i = ch->rpos; i < ch->rcount; i++)
+		memcpy(big + (size_t)i * BH_MAX_MESSAGE, ch->riov[i].iov_base, ch->rmsg[i].msg_len);
 	free(ch->rbuf);
 	ch->rbuf = big;
 	ch->rslots = RECV_BATCH;
@@ -1032,6 +1051,24 @@ static bool grow_batch(bh_channel *ch)
 	return true;
 }
 
+/* Points slot b's header at its buffers, ready for a receive call. */
+static void prepare_slot(bh_channel *ch, unsigned b)
+{
+	struct msghdr *mh = &ch->rmsg[b].msg_hdr;
+
+	mh->msg_name = NULL;
+	mh->msg_namelen = 0;
+	mh->msg_iov = &ch->riov[b];
+	mh->msg_iovlen = 1;
+	mh->msg_control = ch->rcmsg[b].buf;
+	mh->msg_controllen = sizeof ch->rcmsg[b].buf;
+	mh->msg_flags = 0;
+}
+
+/*
+ * Handles datagrams from where the last call stopped: a batch outlives a
+ * pause, so the order of messages is kept whatever the application does.
+ */
 static void read_frames(bh_channel *ch)
 {
 	int fds[CMSG_MAX_FDS];
@@ -1053,14 +1090,6 @@ static void read_frames(bh_channel *ch)
 			/* Request/reply traffic (below) never needs the batch's buffers. */
 			if (!(calls == 0 && ch->last_batch <= 1))
 				(void)grow_batch(ch);
-			for (unsigned b = 0; b < ch->rslots; b++) {
-				mh = &ch->rmsg[b].msg_hdr;
-				memset(mh, 0, sizeof *mh);
-				mh->msg_iov = &ch->riov[b];
-				mh->msg_iovlen = 1;
-				mh->msg_control = ch->rcmsg[b].buf;
-				mh->msg_controllen = sizeof ch->rcmsg[b].buf;
-			}
 			ch->rpos = ch->rcount = 0;
 			/*
 			 * Request/reply traffic comes one message per wake-up: then a
@@ -1068,13 +1097,16 @@ static void read_frames(bh_channel *ch)
 			 * socket once more. Once messages come in bunches, batches pay.
 			 */
 			if ((calls == 0 && ch->last_batch <= 1) || ch->rslots == 1) {
-				ssize_t got = recvmsg(ch->fd, &ch->rmsg[0].msg_hdr,
-						      MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+				ssize_t got;
 
+				prepare_slot(ch, 0);
+				got = recvmsg(ch->fd, &ch->rmsg[0].msg_hdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 				n = got < 0 ? -1 : 1;
 				if (got >= 0)
 					ch->rmsg[0].msg_len = (unsigned)got;
 			} else {
+				for (unsigned b = 0; b < RECV_BATCH; b++)
+					prepare_slot(ch, b);
 				n = recvmmsg(ch->fd, ch->rmsg, RECV_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC,
 					     NULL);
 			}
@@ -1108,7 +1140,7 @@ static void read_frames(bh_channel *ch)
 			record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, len, fds, k,
 				     mh->msg_flags);
 		if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k, bad_cmsg, &creds,
-				 have_creds) < 0)
+				 have_creds, NULL) < 0)
 			return;
 		/*
 		 * After a single recvmsg(): if an answer is queued the peer is most
@@ -1138,6 +1170,223 @@ static void on_resume(bh_defer *d, void *ud)
 	ref(ch);
 	read_frames(ch);
 	unref(ch);
+}
+
+/* ---- synchronous calls -------------------------------------------------- */
+
+struct sync_wait {
+	bh_reply_cb cb;
+	void *userdata;
+	int status;
+	int done;
+};
+
+static void sync_reply(bh_channel *ch, int status, bh_msg *reply, void *ud)
+{
+	struct sync_wait *w = ud;
+
+	w->status = status;
+	w->done = 1;
+	if (w->cb)
+		w->cb(ch, status, reply, w->userdata);
+}
+
+/*
+ * The socket's blocking mode only matters to a receive that asks to wait:
+ * every other send and receive of the channel passes MSG_DONTWAIT.
+ */
+static int make_blocking(bh_channel *ch)
+{
+	int fl;
+
+	if (ch->blocking)
+		return 0;
+	fl = fcntl(ch->fd, F_GETFL);
+	if (fl < 0 || fcntl(ch->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return -errno;
+	ch->blocking = 1;
+	return 0;
+}
+
+/* Bounds a waiting receive by `ns` (0: none). Calls with one timeout set it once. */
+static int set_rcvtimeo(bh_channel *ch, uint64_t ns)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ns / 1000000000u),
+			      .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
+
+	if (ns == ch->rcvtimeo_ns)
+		return 0;
+	if (ns && tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1; /* {0, 0} would mean "no timeout" */
+	if (setsockopt(ch->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+		return -errno;
+	ch->rcvtimeo_ns = ns;
+	return 0;
+}
+
+/* Time left before `deadline` (0: none), at least 1 ns while not reached; -1 once reached. */
+static int64_t time_left(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (!deadline)
+		return 0;
+	now = bh_now_ns();
+	return now < deadline ? (int64_t)(deadline - now) : -1;
+}
+
+/* Writes the queue out, waiting for room while the peer reads too slowly. */
+static int send_now(bh_channel *ch, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = ch->fd, .events = POLLOUT };
+		int64_t left;
+		int r = flush(ch);
+
+		if (r <= 0)
+			return r;
+		left = time_left(deadline);
+		if (left < 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, deadline ? (int)BH_MIN(BH_MAX(1, left / 1000000), INT32_MAX) : -1);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Is the datagram in slot i the reply with this id? Only the header (into *h) is looked at. */
+static bool is_reply(const bh_channel *ch, unsigned i, uint32_t id, bh_header *h)
+{
+	return !(ch->rmsg[i].msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+	       bh_header_decode(ch->riov[i].iov_base, ch->rmsg[i].msg_len, h) == 0 &&
+	       (h->flags & BH_FLAG_REPLY) && h->request_id == id;
+}
+
+/*
+ * Receives until the call `id` is answered (w->done). Other datagrams are
+ * kept, unhandled, after those already waiting in the receive slots; the
+ * loop delivers them later in order. Returns 0 once answered, or why not.
+ */
+static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+		      const struct sync_wait *w)
+{
+	int fds[CMSG_MAX_FDS];
+	uint64_t wait_ns = timeout_ms * 1000000ull;
+
+	while (!w->done && !ch->doomed && ch->fd >= 0) {
+		struct msghdr *mh;
+		struct ucred creds;
+		bh_header h;
+		unsigned i, k;
+		int bad_cmsg, have_creds, r;
+		ssize_t got;
+
+		if (ch->rpos == ch->rcount)
+			ch->rpos = ch->rcount = 0;
+		if (ch->rcount == ch->rslots && !grow_batch(ch))
+			return -ENOMEM;
+		if (ch->rcount == ch->rslots)
+			return -EOVERFLOW;
+		r = set_rcvtimeo(ch, wait_ns);
+		if (r < 0)
+			return r;
+		i = ch->rcount;
+		prepare_slot(ch, i);
+		mh = &ch->rmsg[i].msg_hdr;
+		got = recvmsg(ch->fd, mh, MSG_CMSG_CLOEXEC);
+		ch->stats.recv_syscalls++;
+		if (got < 0) {
+			int64_t left;
+
+			if (errno != EINTR && errno != EAGAIN)
+				return -errno;
+			/*
+			 * The timeout ran out, or a signal came: wait on for what is
+			 * left. Someone may have set O_NONBLOCK on a dup of the socket:
+			 * clear it again rather than spin.
+			 */
+			if (errno == EAGAIN) {
+				ch->blocking = 0;
+				r = make_blocking(ch);
+				if (r < 0)
+					return r;
+			}
+			left = time_left(deadline);
+			if (left < 0)
+				return -ETIMEDOUT;
+			wait_ns = (uint64_t)left;
+			continue;
+		}
+		ch->rmsg[i].msg_len = (unsigned)got;
+		if (got == 0 && peer_gone(ch->fd)) {
+			k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
+			bh__close_all(fds, k);
+			return -ECONNRESET;
+		}
+		if (!is_reply(ch, i, id, &h)) {
+			ch->rcount++;
+			/* Time spent on others' messages counts against this call. */
+			if (deadline) {
+				int64_t left = time_left(deadline);
+
+				if (left < 0)
+					return -ETIMEDOUT;
+				wait_ns = (uint64_t)left;
+			}
+			continue;
+		}
+		k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
+		/* Recorded in the order handled: the reply before the datagrams kept above. */
+		if (__builtin_expect(ch->recorder != NULL, 0))
+			record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, (size_t)got, fds, k,
+				     mh->msg_flags);
+		/* Answers the call through its pending slot, or closes the channel if bad. */
+		(void)handle_frame(ch, ch->riov[i].iov_base, (size_t)got, mh->msg_flags, fds, k,
+				   bad_cmsg, &creds, have_creds, &h);
+	}
+	return w->done ? 0 : -ECONNRESET;
+}
+
+int bh_channel_call_sync(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
+			 const int *fds, unsigned nfds, unsigned timeout_ms, bh_reply_cb cb,
+			 void *userdata)
+{
+	struct sync_wait w = { .cb = cb, .userdata = userdata };
+	uint64_t deadline = timeout_ms ? bh_now_ns() + timeout_ms * 1000000ull : 0;
+	struct pending *p;
+	uint32_t id;
+	int r;
+
+	if (ch->doomed || ch->fd < 0)
+		return -EPIPE;
+	/* The message being handled lives in the buffers the reply would reuse. */
+	if (ch->cur)
+		return -EBUSY;
+	r = make_blocking(ch);
+	if (r < 0)
+		return r;
+	r = add_call(ch, type, body, fds, nfds, 0, sync_reply, &w, &id);
+	if (r < 0)
+		return r;
+	ref(ch);
+	r = send_now(ch, deadline);
+	if (r < 0 && r != -ETIMEDOUT) {
+		/* fail_pending() answers this call too. */
+		closed_by_peer(ch, r);
+	} else if (r == 0) {
+		r = wait_reply(ch, id, deadline, timeout_ms, &w);
+	}
+	if (!w.done && !ch->doomed && (p = find_pending(ch, id)) != NULL) {
+		/* Not answered: a reply that still comes is dropped as late. */
+		p->id = 0;
+		ch->npending--;
+		sync_reply(ch, r < 0 ? r : -ECONNRESET, NULL, &w);
+	}
+	/* What arrived before the reply is the loop's to deliver, even without a new wake-up. */
+	if (!ch->doomed && ch->fd >= 0 && !ch->paused && ch->rpos < ch->rcount)
+		bh_defer_schedule(ch->resume_defer);
+	unref(ch);
+	return w.status;
 }
 
 void bh_channel_pause(bh_channel *ch, int paused)

@@ -106,7 +106,17 @@ int bh_registry_add(bh_registry *reg, uint32_t type, const ProtobufCMessageDescr
 
 const bh_msg_type_info *bh_registry_lookup(const bh_registry *reg, uint32_t type)
 {
-	size_t lo = 0, hi = reg->len;
+	size_t lo = 0, hi = reg->len, guess;
+
+	/*
+	 * Framework ids run from 1 without gaps and applications usually number
+	 * theirs from BH_MSG_APP_BASE on: then the slot follows from the id,
+	 * which saves the search on every message sent and received.
+	 */
+	guess = type < BH_MSG_APP_BASE ? (size_t)type - 1
+				       : BH_ARRAY_SIZE(framework_types) + (type - BH_MSG_APP_BASE);
+	if (guess < reg->len && reg->types[guess].type == type)
+		return &reg->types[guess];
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;

@@ -1,7 +1,8 @@
 /*
  * Channels between real processes over real SOCK_SEQPACKET socketpairs:
  * round trips, fd passing, every rejection, peers that die, flood or stop
- * reading, request/reply with timeouts, and the Hello handshake.
+ * reading, request/reply with timeouts, synchronous calls, and the Hello
+ * handshake.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1043,6 +1044,352 @@ static void test_pending_limit(void **state)
 	bh_registry_destroy(reg);
 }
 
+/* ---- synchronous calls ---------------------------------------------------- */
+
+/*
+ * A scripted peer that reads requests raw and answers each by the seq of its
+ * Heartbeat, so that every case (events before the reply, too many of them,
+ * late, bad or missing replies, a hang-up) is sent exactly as described.
+ */
+enum {
+	SYNC_PLAIN = 10,    /* the reply */
+	SYNC_EVENTS,        /* 3 events (seq 101..), then the reply */
+	SYNC_FLOOD,         /* 8 events (seq 201..), then the reply */
+	SYNC_ERROR,         /* an Error reply: EACCES */
+	SYNC_LATE,          /* the reply after 300 ms */
+	SYNC_FDS,           /* a reply of type T_HELLO_FDS with a marked fd */
+	SYNC_BAD,           /* a reply whose payload cannot be unpacked, with an fd */
+	SYNC_HANGUP,        /* 2 events (seq 301..), then exit */
+};
+
+static void sync_events(int fd, uint64_t first, int n)
+{
+	uint8_t buf[64];
+	Bh__Heartbeat ev = BH__HEARTBEAT__INIT;
+
+	for (int i = 0; i < n; i++) {
+		ev.seq = first + (uint64_t)i;
+		raw_send(fd, buf, frame(buf, BH_MSG_HEARTBEAT, 0, 0, &ev.base, 0), NULL, 0);
+	}
+}
+
+static void sync_peer(int fd, void *arg)
+{
+	uint8_t in[BH_MAX_MESSAGE], out[BH_MAX_MESSAGE];
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	while ((n = recv(fd, in, sizeof in, 0)) > 0) {
+		Bh__Heartbeat *req;
+		Bh__Error err = BH__ERROR__INIT;
+		Bh__Hello hello = BH__HELLO__INIT;
+		bh_header h;
+		size_t len;
+		int mfd;
+
+		if (bh_header_decode(in, (size_t)n, &h) < 0 || !(h.flags & BH_FLAG_REQUEST))
+			_exit(80);
+		req = bh__heartbeat__unpack(NULL, h.payload_len, in + BH_HEADER_SIZE);
+		if (!req)
+			_exit(81);
+		len = frame(out, BH_MSG_HEARTBEAT, BH_FLAG_REPLY, h.request_id, &req->base, 0);
+		switch (req->seq) {
+		case SYNC_EVENTS:
+			sync_events(fd, 101, 3);
+			break;
+		case SYNC_FLOOD:
+			sync_events(fd, 201, 8);
+			break;
+		case SYNC_ERROR:
+			err.code = EACCES;
+			err.text = "not allowed";
+			len = frame(out, BH_MSG_ERROR, BH_FLAG_REPLY, h.request_id, &err.base, 0);
+			break;
+		case SYNC_LATE:
+			usleep(300 * 1000);
+			break;
+		case SYNC_FDS:
+			mfd = marked_fd();
+			raw_send(fd, out, frame(out, T_HELLO_FDS, BH_FLAG_REPLY, h.request_id, &hello.base, 1),
+				 &mfd, 1);
+			close(mfd);
+			len = 0;
+			break;
+		case SYNC_BAD:
+			/* A type that takes fds, so that decoding is what fails. */
+			mfd = marked_fd();
+			len = frame(out, T_STATUS, BH_FLAG_REPLY, h.request_id, NULL, 1);
+			bh_header_decode(out, len, &h);
+			h.payload_len = 12;
+			bh_header_encode(&h, out);
+			/* Field 1 as a varint that never ends. */
+			memset(out + BH_HEADER_SIZE, 0xff, 12);
+			out[BH_HEADER_SIZE] = 0x08;
+			raw_send(fd, out, BH_HEADER_SIZE + 12, &mfd, 1);
+			close(mfd);
+			len = 0;
+			break;
+		case SYNC_HANGUP:
+			sync_events(fd, 301, 2);
+			_exit(0);
+		}
+		if (len)
+			raw_send(fd, out, len, NULL, 0);
+		bh__heartbeat__free_unpacked(req, NULL);
+	}
+}
+
+struct sync_owner {
+	struct rec r;
+	uint64_t seqs[16];
+	int nseqs;
+	int in_call; /* a message delivered while this is set breaks the contract */
+	int during_call;
+	struct call_result cr;
+	int take_fd;
+	int taken_fd;
+};
+
+static void sync_message(bh_channel *ch, bh_msg *m, void *ud)
+{
+	struct sync_owner *o = ud;
+
+	if (o->in_call)
+		o->during_call++;
+	if (bh_msg_type(m) == BH_MSG_HEARTBEAT && o->nseqs < 16)
+		o->seqs[o->nseqs++] = ((const Bh__Heartbeat *)bh_msg_body(m))->seq;
+	o->r.msgs++;
+}
+
+static void sync_bad(bh_channel *ch, int reason, const char *detail, void *ud)
+{
+	rec_bad(ch, reason, detail, &((struct sync_owner *)ud)->r);
+}
+
+static void sync_close(bh_channel *ch, int err, void *ud)
+{
+	rec_close(ch, err, &((struct sync_owner *)ud)->r);
+}
+
+static const bh_channel_ops sync_ops = { .on_message = sync_message, .on_bad_message = sync_bad,
+					 .on_close = sync_close };
+
+static void sync_cb(bh_channel *ch, int status, bh_msg *reply, void *ud)
+{
+	struct sync_owner *o = ud;
+
+	call_done(ch, status, reply, &o->cr);
+	if (reply && o->take_fd && bh_msg_nfds(reply) == 1)
+		o->taken_fd = bh_msg_take_fd(reply, 0);
+}
+
+/* One synchronous call with request seq `seq`; returns its status (also checked against cb's). */
+static int sync_call(struct sync_owner *o, uint64_t seq, unsigned timeout_ms)
+{
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	int st;
+
+	memset(&o->cr, 0, sizeof o->cr);
+	hb.seq = seq;
+	o->in_call = 1;
+	st = bh_channel_call_sync(o->r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, timeout_ms, sync_cb, o);
+	o->in_call = 0;
+	assert_int_equal(o->cr.done, 1);
+	assert_int_equal(o->cr.status, st);
+	assert_int_equal(o->during_call, 0);
+	return st;
+}
+
+/* Runs the loop until `n` messages in all were delivered, or 5 s pass. */
+static void run_until_msgs(bh_loop *loop, const struct sync_owner *o, int n)
+{
+	uint64_t end = bh_now_ns() + 5000000000ull;
+
+	while (o->r.msgs < n && bh_now_ns() < end)
+		assert_true(bh_loop_run_once(loop, 50) >= 0);
+	assert_int_equal(o->r.msgs, n);
+}
+
+static struct child sync_setup(struct sync_owner *o, bh_registry **reg, bh_loop **loop)
+{
+	struct child c = spawn(sync_peer, NULL);
+
+	memset(o, 0, sizeof *o);
+	o->taken_fd = -1;
+	*reg = make_registry();
+	assert_int_equal(bh_loop_create(loop), 0);
+	assert_int_equal(bh_channel_create(*loop, *reg, c.fd, &sync_ops, o, NULL, &o->r.ch), 0);
+	return c;
+}
+
+static void sync_teardown(struct sync_owner *o, struct child c, bh_registry *reg, bh_loop *loop)
+{
+	bh_channel_destroy(o->r.ch);
+	bh_test_wait_ok(c.pid, 5000);
+	bh_loop_destroy(loop);
+	bh_registry_destroy(reg);
+}
+
+static void test_call_sync(void **state)
+{
+	int before = bh_test_count_fds();
+	struct sync_owner o;
+	bh_registry *reg;
+	bh_loop *loop;
+	struct child c = sync_setup(&o, &reg, &loop);
+	char buf[4] = { 0 };
+
+	assert_int_equal(sync_call(&o, SYNC_PLAIN, 5000), 0);
+	assert_int_equal(o.cr.seq, SYNC_PLAIN);
+
+	/* Events sent before the reply wait for the loop, in order. */
+	assert_int_equal(sync_call(&o, SYNC_EVENTS, 5000), 0);
+	assert_int_equal(o.cr.seq, SYNC_EVENTS);
+	assert_int_equal(o.r.msgs, 0);
+	run_until_msgs(loop, &o, 3);
+	assert_int_equal(o.seqs[0], 101);
+	assert_int_equal(o.seqs[1], 102);
+	assert_int_equal(o.seqs[2], 103);
+
+	/* ...and wait for the channel to be resumed when it is paused. */
+	bh_channel_pause(o.r.ch, 1);
+	assert_int_equal(sync_call(&o, SYNC_EVENTS, 5000), 0);
+	assert_true(bh_loop_run_once(loop, 100) >= 0);
+	assert_int_equal(o.r.msgs, 3);
+	bh_channel_pause(o.r.ch, 0);
+	run_until_msgs(loop, &o, 6);
+	assert_int_equal(o.seqs[5], 103);
+
+	assert_int_equal(sync_call(&o, SYNC_ERROR, 5000), -EACCES);
+	assert_string_equal(o.cr.text, "not allowed");
+
+	/* A reply's fd: taken in the callback it is the caller's, else it is closed. */
+	o.take_fd = 1;
+	assert_int_equal(sync_call(&o, SYNC_FDS, 5000), 0);
+	assert_true(o.taken_fd >= 0);
+	assert_int_equal(pread(o.taken_fd, buf, 3, 0), 3);
+	assert_string_equal(buf, "fd0");
+	close(o.taken_fd);
+	o.take_fd = 0;
+	assert_int_equal(sync_call(&o, SYNC_FDS, 5000), 0);
+
+	/* A timeout; the reply that comes later is dropped as late, not as bad. */
+	assert_int_equal(sync_call(&o, SYNC_LATE, 100), -ETIMEDOUT);
+	assert_int_equal(sync_call(&o, SYNC_PLAIN, 5000), 0);
+	assert_int_equal(o.cr.seq, SYNC_PLAIN);
+	assert_int_equal(o.r.bad_reason, 0);
+	assert_true(bh_channel_is_open(o.r.ch));
+	assert_int_equal(o.r.msgs, 6);
+
+	/* O_NONBLOCK set again behind the channel's back: the call still waits, not spins. */
+	{
+		bh_channel_stats before_st, after_st;
+		int fd = bh_channel_fd(o.r.ch);
+
+		assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+		bh_channel_get_stats(o.r.ch, &before_st);
+		assert_int_equal(sync_call(&o, SYNC_LATE, 0), 0);
+		bh_channel_get_stats(o.r.ch, &after_st);
+		assert_true(after_st.recv_syscalls - before_st.recv_syscalls <= 3);
+	}
+
+	sync_teardown(&o, c, reg, loop);
+	assert_int_equal(bh_test_count_fds(), before);
+}
+
+/* One event too many before the reply: the call fails, nothing is lost or reordered. */
+static void test_call_sync_overflow(void **state)
+{
+	struct sync_owner o;
+	bh_registry *reg;
+	bh_loop *loop;
+	struct child c = sync_setup(&o, &reg, &loop);
+
+	assert_int_equal(sync_call(&o, SYNC_FLOOD, 5000), -EOVERFLOW);
+	run_until_msgs(loop, &o, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(o.seqs[i], 201 + i);
+	assert_int_equal(sync_call(&o, SYNC_PLAIN, 5000), 0);
+	assert_int_equal(o.r.bad_reason, 0);
+	assert_int_equal(o.r.msgs, 8);
+	sync_teardown(&o, c, reg, loop);
+}
+
+/* A reply that fails validation closes the channel and every fd it brought. */
+static void test_call_sync_bad_reply(void **state)
+{
+	int before = bh_test_count_fds();
+	struct sync_owner o;
+	bh_registry *reg;
+	bh_loop *loop;
+	struct child c = sync_setup(&o, &reg, &loop);
+
+	assert_int_equal(sync_call(&o, SYNC_BAD, 5000), -ECONNRESET);
+	assert_int_equal(o.r.bad_reason, BH_BAD_DECODE);
+	assert_false(bh_channel_is_open(o.r.ch));
+	sync_teardown(&o, c, reg, loop);
+	assert_int_equal(bh_test_count_fds(), before);
+}
+
+/* The peer hangs up instead of answering: what it sent first is still delivered, then on_close. */
+static void test_call_sync_peer_hangs_up(void **state)
+{
+	struct sync_owner o;
+	bh_registry *reg;
+	bh_loop *loop;
+	struct child c = sync_setup(&o, &reg, &loop);
+
+	assert_int_equal(sync_call(&o, SYNC_HANGUP, 5000), -ECONNRESET);
+	run_until(loop, &o.r.closed, 5000);
+	assert_int_equal(o.r.closed, 1);
+	assert_int_equal(o.r.close_err, 0);
+	assert_int_equal(o.r.msgs, 2);
+	assert_int_equal(o.seqs[0], 301);
+	assert_int_equal(o.seqs[1], 302);
+	assert_int_equal(bh_channel_call_sync(o.r.ch, BH_MSG_HEARTBEAT, &(Bh__Heartbeat)BH__HEARTBEAT__INIT.base,
+					      NULL, 0, 0, NULL, NULL), -EPIPE);
+	sync_teardown(&o, c, reg, loop);
+}
+
+/* Inside a message callback of the same channel, a sync call is refused. */
+static void nested_sync(bh_channel *ch, bh_msg *m, void *ud)
+{
+	struct sync_owner *o = ud;
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+
+	hb.seq = SYNC_PLAIN;
+	o->cr.status = bh_channel_call_sync(ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, 1000, sync_cb, o);
+	o->r.msgs++;
+}
+
+static void test_call_sync_inside_callback(void **state)
+{
+	static const bh_channel_ops ops = { .on_message = nested_sync, .on_close = sync_close };
+	struct sync_owner o = { 0 };
+	bh_registry *reg = make_registry();
+	bh_loop *loop;
+	uint8_t buf[64];
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	int sv[2];
+
+	assert_int_equal(bh_loop_create(&loop), 0);
+	assert_int_equal(bh_channel_socketpair(sv), 0);
+	assert_int_equal(bh_channel_create(loop, reg, sv[0], &ops, &o, NULL, &o.r.ch), 0);
+	raw_send(sv[1], buf, frame(buf, BH_MSG_HEARTBEAT, 0, 0, &hb.base, 0), NULL, 0);
+	run_until(loop, &o.r.msgs, 5000);
+	assert_int_equal(o.r.msgs, 1);
+	assert_int_equal(o.cr.status, -EBUSY);
+	assert_int_equal(o.cr.done, 0);
+	/* Nothing was sent. */
+	assert_int_equal(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	close(sv[1]);
+	bh_channel_destroy(o.r.ch);
+	bh_loop_destroy(loop);
+	bh_registry_destroy(reg);
+}
+
 /* ---- handshake ------------------------------------------------------------ */
 
 struct hello_arg {
@@ -1148,6 +1495,36 @@ static void test_hello_handshake(void **state)
 	assert_int_equal(code, 14);
 }
 
+/* Lookups find every registered type, however the ids are spread, and nothing else. */
+static void test_registry_lookup(void **state)
+{
+	static const uint32_t app[] = { BH_MSG_APP_BASE, BH_MSG_APP_BASE + 1, BH_MSG_APP_BASE + 5,
+					BH_MSG_APP_BASE + 6, 0x20000, 0xfffffffe };
+	bh_registry *reg;
+	size_t fw;
+
+	assert_int_equal(bh_registry_create(&reg), 0);
+	fw = bh_registry_count(reg);
+	for (size_t i = 0; i < (sizeof app / sizeof app[0]); i++)
+		assert_int_equal(bh_registry_add(reg, app[i], &bh__heartbeat__descriptor, (unsigned)i % 2), 0);
+	assert_int_equal(bh_registry_count(reg), fw + (sizeof app / sizeof app[0]));
+	for (uint32_t t = 1; t <= fw; t++)
+		assert_int_equal(bh_registry_lookup(reg, t)->type, t);
+	for (size_t i = 0; i < (sizeof app / sizeof app[0]); i++) {
+		const bh_msg_type_info *info = bh_registry_lookup(reg, app[i]);
+
+		assert_non_null(info);
+		assert_int_equal(info->type, app[i]);
+		assert_int_equal(info->max_fds, i % 2);
+	}
+	assert_null(bh_registry_lookup(reg, 0));
+	assert_null(bh_registry_lookup(reg, (uint32_t)fw + 1));
+	assert_null(bh_registry_lookup(reg, BH_MSG_APP_BASE + 2));
+	assert_null(bh_registry_lookup(reg, BH_MSG_APP_BASE + 4));
+	assert_null(bh_registry_lookup(reg, 0xffffffff));
+	bh_registry_destroy(reg);
+}
+
 static void test_header_codec(void **state)
 {
 	uint8_t buf[BH_HEADER_SIZE];
@@ -1173,6 +1550,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_codec),
+		cmocka_unit_test(test_registry_lookup),
 		cmocka_unit_test(test_round_trip_every_field),
 		cmocka_unit_test(test_send_errors),
 		cmocka_unit_test(test_create_rejects_wrong_socket),
@@ -1184,6 +1562,11 @@ int main(void)
 		cmocka_unit_test(test_stalled_peer_bounded_queue),
 		cmocka_unit_test(test_request_reply_and_timeout),
 		cmocka_unit_test(test_pending_limit),
+		cmocka_unit_test(test_call_sync),
+		cmocka_unit_test(test_call_sync_overflow),
+		cmocka_unit_test(test_call_sync_bad_reply),
+		cmocka_unit_test(test_call_sync_peer_hangs_up),
+		cmocka_unit_test(test_call_sync_inside_callback),
 		cmocka_unit_test(test_hello_handshake),
 	};
 

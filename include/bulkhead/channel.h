@@ -7,9 +7,10 @@
  * message": every fd it carried is closed, the channel is closed, and
  * on_bad_message reports the reason. The process carries on.
  *
- * Sending never blocks. Frames go into a bounded send queue that the loop
- * flushes (with sendmmsg, batched) before it sleeps and whenever the socket
- * becomes writable. When the queue is full, sends fail with -ENOBUFS and the
+ * Sending never blocks (bh_channel_call_sync() alone waits: for its request
+ * to go out and for its reply). Frames go into a bounded send queue that the
+ * loop flushes (with sendmmsg, batched) before it sleeps and whenever the
+ * socket becomes writable. When the queue is full, sends fail with -ENOBUFS and the
  * caller is told with on_drain when there is room again: memory never grows
  * without bound because a peer stopped reading.
  *
@@ -143,6 +144,33 @@ BH_EXPORT int bh_channel_send(bh_channel *ch, uint32_t type, const ProtobufCMess
 BH_EXPORT int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
 			      const int *fds, unsigned nfds, unsigned timeout_ms, bh_reply_cb cb,
 			      void *userdata);
+
+/*
+ * Sends a request and waits for its reply without running the loop: the
+ * calling thread blocks in the channel's socket until the reply, an error
+ * reply, the timeout (`timeout_ms`, 0: none) or the end of the channel.
+ * `cb` (may be NULL) is called once, before this returns, with the same
+ * arguments bh_channel_call() would give it; the reply and its fds are
+ * valid during `cb` only, as in any callback.
+ *
+ * No other callback of the channel runs meanwhile, except on_bad_message or
+ * on_close if the channel closes (the reply was bad, or a send failed).
+ * Messages that arrive before the reply are kept and delivered by the loop
+ * afterwards, in order. 7 of them fit (the receive batch, less what was
+ * already waiting in it): one more ends the call with -EOVERFLOW, and the reply, when it comes, is dropped as
+ * a late one. The first sync call switches the socket to blocking mode; the
+ * channel's other sends and receives do not block either way.
+ *
+ * Returns the status `cb` got: 0 with a reply, -code of an error reply,
+ * -ETIMEDOUT, -ECONNRESET (the peer hung up or sent a bad message),
+ * -EOVERFLOW, or -errno of a failed receive. Fails without calling `cb`
+ * with -EBUSY inside a callback of this channel that was handed a message
+ * (that message lives in the buffers the reply needs), or with any error of
+ * bh_channel_call().
+ */
+BH_EXPORT int bh_channel_call_sync(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
+				   const int *fds, unsigned nfds, unsigned timeout_ms,
+				   bh_reply_cb cb, void *userdata);
 
 /* Answers the request `req` (which must carry BH_FLAG_REQUEST: else -EINVAL). */
 BH_EXPORT int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type,
