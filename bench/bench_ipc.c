@@ -524,8 +524,8 @@ static const struct variant_ops zmq_ops = { zmq_start, zmq_run, zmq_stop };
 
 /*
  * Starts every variant, warms each up, then runs them in turns of BLOCK
- * round trips (after one untimed one) until each has n samples. Allocations are counted around the
- * timed blocks only. Returns 0 or the first error.
+ * round trips (after one untimed one) until each has n samples. Allocations
+ * are counted around the timed blocks only. Returns 0 or the first error.
  */
 static int roundtrips(struct variant *vs, size_t nv, int n)
 {

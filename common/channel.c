@@ -894,8 +894,9 @@ static int id_was_issued(const bh_channel *ch, uint32_t id)
 /*
  * Validates, decodes and dispatches one datagram. Takes ownership of the
  * fds in `fds` and closes those nobody takes. `decoded` is its header if the
- * caller already decoded it (bh_header_decode() accepted it), else NULL. Returns 0, or -1 when the
- * channel must not be read any more (bad message, closed, destroyed).
+ * caller already decoded it (bh_header_decode() accepted it), else NULL.
+ * Returns 0, or -1 when the channel must not be read any more (bad message,
+ * closed, destroyed).
  */
 static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_flags, int *fds,
 			unsigned nfds, int bad_cmsg, const struct ucred *creds, int have_creds,
