@@ -1274,7 +1274,7 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 	int fds[CMSG_MAX_FDS];
 	uint64_t wait_ns = timeout_ms * 1000000ull;
 
-	while (!w->done && !ch->doomed && ch->fd >= 0) {
+	for (bool first = true; !w->done && !ch->doomed && ch->fd >= 0; first = false) {
 		struct msghdr *mh;
 		struct ucred creds;
 		bh_header h;
@@ -1282,6 +1282,17 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 		int bad_cmsg, have_creds, r;
 		ssize_t got;
 
+		/*
+		 * Once a receive has returned without the reply (another message,
+		 * a signal, the timeout), wait on only for what is left of the call.
+		 */
+		if (!first) {
+			int64_t left = time_left(deadline);
+
+			if (left < 0)
+				return -ETIMEDOUT;
+			wait_ns = (uint64_t)left;
+		}
 		if (ch->rpos == ch->rcount)
 			ch->rpos = ch->rcount = 0;
 		if (ch->rcount == ch->rslots && !grow_batch(ch))
@@ -1297,14 +1308,11 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 		got = recvmsg(ch->fd, mh, MSG_CMSG_CLOEXEC);
 		ch->stats.recv_syscalls++;
 		if (got < 0) {
-			int64_t left;
-
 			if (errno != EINTR && errno != EAGAIN)
 				return -errno;
 			/*
-			 * The timeout ran out, or a signal came: wait on for what is
-			 * left. Someone may have set O_NONBLOCK on a dup of the socket:
-			 * clear it again rather than spin.
+			 * EAGAIN is the timeout, or O_NONBLOCK set on a dup of the
+			 * socket by someone else: clear it again rather than spin.
 			 */
 			if (errno == EAGAIN) {
 				ch->blocking = 0;
@@ -1312,10 +1320,6 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 				if (r < 0)
 					return r;
 			}
-			left = time_left(deadline);
-			if (left < 0)
-				return -ETIMEDOUT;
-			wait_ns = (uint64_t)left;
 			continue;
 		}
 		ch->rmsg[i].msg_len = (unsigned)got;
@@ -1326,14 +1330,6 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 		}
 		if (!is_reply(ch, i, id, &h)) {
 			ch->rcount++;
-			/* Time spent on others' messages counts against this call. */
-			if (deadline) {
-				int64_t left = time_left(deadline);
-
-				if (left < 0)
-					return -ETIMEDOUT;
-				wait_ns = (uint64_t)left;
-			}
 			continue;
 		}
 		k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
