@@ -35,6 +35,7 @@
 
 #include "bulkhead.pb-c.h"
 #include "common/arena.h"
+#include "common/flat.h"
 #include "common/internal.h"
 
 #define RECV_BATCH 8
@@ -546,6 +547,7 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 		   const ProtobufCMessage *body, const int *fds, unsigned nfds)
 {
 	const bh_msg_type_info *info;
+	const bh_flat *flat;
 	struct qrec *rec;
 	bh_header h;
 	size_t payload, frame, need;
@@ -559,9 +561,22 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 	    nfds < info->min_fds ||
 	    (nfds && !fds))
 		return -EINVAL;
-	payload = protobuf_c_message_get_packed_size(body);
-	if (payload > BH_MAX_PAYLOAD)
-		return -EMSGSIZE;
+	/*
+	 * A flat message is packed in one pass straight into the queue, into
+	 * room for its longest form; the limits below then judge its real size
+	 * and nothing is kept if they refuse it.
+	 */
+	flat = body->n_unknown_fields ? NULL : bh__registry_flat(info);
+	if (flat) {
+		r = queue_reserve(ch, rec_size(BH_HEADER_SIZE + flat->max_packed));
+		if (r < 0)
+			return r;
+		payload = bh__flat_pack(flat, body, ch->q + ch->qtail + sizeof *rec + BH_HEADER_SIZE);
+	} else {
+		payload = protobuf_c_message_get_packed_size(body);
+		if (payload > BH_MAX_PAYLOAD)
+			return -EMSGSIZE;
+	}
 	frame = BH_HEADER_SIZE + payload;
 	if (ch->queued_msgs >= ch->limits.max_queue_msgs ||
 	    ch->queued_bytes + frame > ch->limits.max_queue_bytes) {
@@ -570,9 +585,11 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 		return -ENOBUFS;
 	}
 	need = rec_size(frame);
-	r = queue_reserve(ch, need);
-	if (r < 0)
-		return r;
+	if (!flat) {
+		r = queue_reserve(ch, need);
+		if (r < 0)
+			return r;
+	}
 	rec = (struct qrec *)(ch->q + ch->qtail);
 	rec->len = (uint32_t)frame;
 	rec->nfds = nfds;
@@ -589,7 +606,8 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 			 .type = type, .request_id = request_id, .payload_len = (uint32_t)payload,
 			 .nfds = (uint8_t)nfds };
 	bh_header_encode(&h, (uint8_t *)(rec + 1));
-	protobuf_c_message_pack(body, (uint8_t *)(rec + 1) + BH_HEADER_SIZE);
+	if (!flat)
+		protobuf_c_message_pack(body, (uint8_t *)(rec + 1) + BH_HEADER_SIZE);
 	ch->qtail += need;
 	ch->queued_bytes += frame;
 	ch->queued_msgs++;
@@ -610,43 +628,63 @@ static void update_events(bh_channel *ch)
 		ch->watch_events = events;
 }
 
+/*
+ * Fills the send batch from the head of the queue: one header per frame,
+ * with its fds as SCM_RIGHTS. Returns the number of frames in it.
+ */
+static unsigned build_batch(bh_channel *ch)
+{
+	size_t off = ch->qhead;
+	unsigned n = 0;
+
+	while (n < SEND_BATCH && off < ch->qtail) {
+		struct qrec *rec = (struct qrec *)(ch->q + off);
+		struct msghdr *mh = &ch->smsg[n].msg_hdr;
+
+		ch->siov[n].iov_base = rec + 1;
+		ch->siov[n].iov_len = rec->len;
+		memset(mh, 0, sizeof *mh);
+		mh->msg_iov = &ch->siov[n];
+		mh->msg_iovlen = 1;
+		if (rec->nfds) {
+			struct cmsghdr *c = (struct cmsghdr *)ch->scmsg[n].buf;
+
+			mh->msg_control = ch->scmsg[n].buf;
+			mh->msg_controllen = CMSG_SPACE(rec->nfds * sizeof(int));
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(rec->nfds * sizeof(int));
+			memcpy(CMSG_DATA(c), rec->fds, rec->nfds * sizeof(int));
+		}
+		off += rec_size(rec->len);
+		n++;
+	}
+	return n;
+}
+
 /* Writes queued frames. Returns frames still queued, or -errno after closing. */
 static int flush(bh_channel *ch)
 {
 	while (ch->fd >= 0 && ch->qhead < ch->qtail) {
-		size_t off = ch->qhead;
-		unsigned n = 0;
+		struct qrec *first = (struct qrec *)(ch->q + ch->qhead);
+		unsigned n = 1;
 		int sent;
 
-		while (n < SEND_BATCH && off < ch->qtail) {
-			struct qrec *rec = (struct qrec *)(ch->q + off);
-			struct msghdr *mh = &ch->smsg[n].msg_hdr;
-
-			ch->siov[n].iov_base = rec + 1;
-			ch->siov[n].iov_len = rec->len;
-			memset(mh, 0, sizeof *mh);
-			mh->msg_iov = &ch->siov[n];
-			mh->msg_iovlen = 1;
-			if (rec->nfds) {
-				struct cmsghdr *c = (struct cmsghdr *)ch->scmsg[n].buf;
-
-				mh->msg_control = ch->scmsg[n].buf;
-				mh->msg_controllen = CMSG_SPACE(rec->nfds * sizeof(int));
-				c->cmsg_level = SOL_SOCKET;
-				c->cmsg_type = SCM_RIGHTS;
-				c->cmsg_len = CMSG_LEN(rec->nfds * sizeof(int));
-				memcpy(CMSG_DATA(c), rec->fds, rec->nfds * sizeof(int));
-			}
-			off += rec_size(rec->len);
-			n++;
-		}
-		/* One frame (a reply, a request) is cheaper to send with plain sendmsg(). */
-		if (n == 1) {
-			ssize_t w = sendmsg(ch->fd, &ch->smsg[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			sent = w < 0 ? -1 : 1;
+		/*
+		 * A lone frame without fds (a request, a reply) goes out with
+		 * send(), which has no header to build or copy in; a lone frame
+		 * with fds with sendmsg(); a run of frames with one sendmmsg().
+		 */
+		if (first->nfds == 0 && ch->qhead + rec_size(first->len) == ch->qtail) {
+			sent = send(ch->fd, first + 1, first->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 1;
 		} else {
-			sent = sendmmsg(ch->fd, ch->smsg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			n = build_batch(ch);
+			if (n == 1)
+				sent = sendmsg(ch->fd, &ch->smsg[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
+					       ? -1
+					       : 1;
+			else
+				sent = sendmmsg(ch->fd, ch->smsg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		}
 		ch->stats.send_syscalls++;
 		if (sent < 0) {
@@ -903,6 +941,7 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 			const bh_header *decoded)
 {
 	const bh_msg_type_info *info;
+	const bh_flat *flat;
 	struct pending *p = NULL;
 	bh_msg msg;
 	int reason = 0, r;
@@ -952,8 +991,13 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 		report_bad(ch, BH_BAD_DECODE, "out of memory");
 		return -1;
 	}
-	msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator, msg.hdr.payload_len,
-					     buf + BH_HEADER_SIZE);
+	flat = bh__registry_flat(info);
+	msg.body = flat ? bh__flat_unpack(flat, &ch->arena.allocator, msg.hdr.payload_len,
+					  buf + BH_HEADER_SIZE)
+			: NULL;
+	if (!msg.body)
+		msg.body = protobuf_c_message_unpack(info->desc, &ch->arena.allocator,
+						     msg.hdr.payload_len, buf + BH_HEADER_SIZE);
 	/*
 	 * A failed attempt only tells the size of the first allocation that did
 	 * not fit (protobuf-c stops there); later ones may not fit either. Each
@@ -1212,11 +1256,12 @@ static int make_blocking(bh_channel *ch)
 /* Bounds a waiting receive by `ns` (0: none). Calls with one timeout set it once. */
 static int set_rcvtimeo(bh_channel *ch, uint64_t ns)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ns / 1000000000u),
-			      .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
+	struct timeval tv;
 
 	if (ns == ch->rcvtimeo_ns)
 		return 0;
+	tv = (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u),
+			       .tv_usec = (suseconds_t)(ns % 1000000000u / 1000u) };
 	if (ns && tv.tv_sec == 0 && tv.tv_usec == 0)
 		tv.tv_usec = 1; /* {0, 0} would mean "no timeout" */
 	if (setsockopt(ch->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)

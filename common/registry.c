@@ -5,10 +5,17 @@
 #include <bulkhead/protocol.h>
 
 #include "bulkhead.pb-c.h"
+#include "common/flat.h"
 #include "common/internal.h"
 
+/* What the registry keeps per type: the public rules, and the channel's fast-path plan. */
+struct entry {
+	bh_msg_type_info info;
+	bh_flat *flat; /* NULL unless the type is flat */
+};
+
 struct bh_registry {
-	bh_msg_type_info *types; /* sorted by type */
+	struct entry *types; /* sorted by type */
 	size_t len, cap;
 };
 
@@ -36,28 +43,35 @@ static const bh_msg_type_info framework_types[] = {
 static int insert(bh_registry *reg, const bh_msg_type_info *info)
 {
 	size_t lo = 0, hi = reg->len;
+	bh_flat *flat = NULL, plan;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (reg->types[mid].type < info->type)
+		if (reg->types[mid].info.type < info->type)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo < reg->len && reg->types[lo].type == info->type)
+	if (lo < reg->len && reg->types[lo].info.type == info->type)
 		return -EEXIST;
 	if (reg->len == reg->cap) {
 		size_t cap = reg->cap ? reg->cap * 2 : 32;
-		bh_msg_type_info *t = realloc(reg->types, cap * sizeof *t);
+		struct entry *t = realloc(reg->types, cap * sizeof *t);
 
 		if (!t)
 			return -ENOMEM;
 		reg->types = t;
 		reg->cap = cap;
 	}
+	if (bh__flat_plan(info->desc, &plan)) {
+		flat = malloc(sizeof *flat);
+		if (!flat)
+			return -ENOMEM;
+		*flat = plan;
+	}
 	memmove(reg->types + lo + 1, reg->types + lo, (reg->len - lo) * sizeof *reg->types);
-	reg->types[lo] = *info;
+	reg->types[lo] = (struct entry){ .info = *info, .flat = flat };
 	reg->len++;
 	return 0;
 }
@@ -83,6 +97,8 @@ void bh_registry_destroy(bh_registry *reg)
 {
 	if (!reg)
 		return;
+	for (size_t i = 0; i < reg->len; i++)
+		free(reg->types[i].flat);
 	free(reg->types);
 	free(reg);
 }
@@ -115,15 +131,15 @@ const bh_msg_type_info *bh_registry_lookup(const bh_registry *reg, uint32_t type
 	 */
 	guess = type < BH_MSG_APP_BASE ? (size_t)type - 1
 				       : BH_ARRAY_SIZE(framework_types) + (type - BH_MSG_APP_BASE);
-	if (guess < reg->len && reg->types[guess].type == type)
-		return &reg->types[guess];
+	if (guess < reg->len && reg->types[guess].info.type == type)
+		return &reg->types[guess].info;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (reg->types[mid].type == type)
-			return &reg->types[mid];
-		if (reg->types[mid].type < type)
+		if (reg->types[mid].info.type == type)
+			return &reg->types[mid].info;
+		if (reg->types[mid].info.type < type)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -138,5 +154,11 @@ size_t bh_registry_count(const bh_registry *reg)
 
 const bh_msg_type_info *bh_registry_at(const bh_registry *reg, size_t i)
 {
-	return i < reg->len ? &reg->types[i] : NULL;
+	return i < reg->len ? &reg->types[i].info : NULL;
+}
+
+const bh_flat *bh__registry_flat(const bh_msg_type_info *info)
+{
+	/* Every info the registry hands out is the first member of an entry. */
+	return ((const struct entry *)(const void *)info)->flat;
 }

@@ -67,6 +67,28 @@ void bh_fuzz_set_tokens(const bh_fuzz_token *tokens, size_t n);
 size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize, const uint8_t *b,
 			 size_t bsize, uint8_t *out, size_t max, unsigned seed);
 
+/* ---- the flat fast path against protobuf-c ------------------------------------ */
+
+struct bh_flat;
+
+/*
+ * The oracle for common/flat.c. Decodes `n` bytes with bh__flat_unpack()
+ * and with protobuf_c_message_unpack(): whatever the first accepts the
+ * second must accept, with every field (and has_ flag) equal. The message
+ * that decoded (either one, if it has no unknown fields) is then packed by
+ * bh__flat_pack() and protobuf_c_message_pack(), which must write the same
+ * bytes, within the plan's max_packed. Returns NULL if all agree, else a
+ * static description of the first difference. *fast (may be NULL) is set
+ * to whether the fast decoder accepted.
+ */
+const char *bh_fuzz_flat_check(const struct bh_flat *plan, const uint8_t *p, size_t n, int *fast);
+
+/* The packing half of the oracle, for a message built by the caller. */
+const char *bh_fuzz_flat_check_pack(const struct bh_flat *plan, const ProtobufCMessage *m);
+
+/* An allocator on malloc()/free(), to hand to decoders that take one. */
+void bh_fuzz_heap_allocator(ProtobufCAllocator *out);
+
 /* ---- the envelope: what a channel harness receives ------------------------- */
 /*
  *   byte 0          control: bits 0-3 number of fds (values above

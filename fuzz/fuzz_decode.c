@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/flat.h"
 #include "common/internal.h"
 #include "fuzz/fuzz.h"
 
@@ -161,8 +162,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Nothing larger ever reaches a decoder: the channel refuses it first. */
 	if (plen > BH_MAX_PAYLOAD)
 		return 0;
-	for (size_t i = 0; i < bh_registry_count(reg); i++)
-		round_trip(bh_registry_at(reg, i)->desc, payload, plen);
+	for (size_t i = 0; i < bh_registry_count(reg); i++) {
+		const bh_msg_type_info *info = bh_registry_at(reg, i);
+		const bh_flat *plan = bh__registry_flat(info);
+		const char *why;
+
+		round_trip(info->desc, payload, plen);
+		/* The channel's fast path must agree with protobuf-c both ways. */
+		if (plan && (why = bh_fuzz_flat_check(plan, payload, plen, NULL)) != NULL)
+			bh_fuzz_fail("%s: %s", info->desc->name, why);
+	}
 	return 0;
 }
 

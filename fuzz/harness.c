@@ -20,6 +20,7 @@
 #include <bulkhead/shm.h>
 
 #include "bulkhead.pb-c.h"
+#include "common/flat.h"
 #include "fuzz/fuzz.h"
 #include "fuzz_test.pb-c.h"
 
@@ -509,4 +510,75 @@ int bh_fuzz_make_fd(const bh_fuzz_fdset *set, const int *files, uint8_t kind, ui
 	if (out < 0)
 		bh_fuzz_fail("cannot reopen the memfd: %s", strerror(errno));
 	return out;
+}
+
+/* ---- the flat fast path against protobuf-c ------------------------------------ */
+
+static void *heap_alloc(void *ud, size_t size)
+{
+	(void)ud;
+	return malloc(size);
+}
+
+static void heap_free(void *ud, void *p)
+{
+	(void)ud;
+	free(p);
+}
+
+void bh_fuzz_heap_allocator(ProtobufCAllocator *out)
+{
+	*out = (ProtobufCAllocator){ .alloc = heap_alloc, .free = heap_free };
+}
+
+const char *bh_fuzz_flat_check_pack(const struct bh_flat *plan, const ProtobufCMessage *m)
+{
+	uint8_t ref[BH_FLAT_MAX_FIELD * 11], fast[BH_FLAT_MAX_FIELD * 11];
+	size_t lr = protobuf_c_message_get_packed_size(m), lf;
+
+	if (lr > sizeof ref)
+		return "protobuf-c packs a flat message longer than any flat packing";
+	if (protobuf_c_message_pack(m, ref) != lr)
+		return "protobuf-c's size and pack disagree";
+	lf = bh__flat_pack(plan, m, fast);
+	if (lf > plan->max_packed)
+		return "flat packing longer than max_packed";
+	if (lf != lr || memcmp(ref, fast, lr) != 0)
+		return "flat packing differs from protobuf-c's";
+	return NULL;
+}
+
+const char *bh_fuzz_flat_check(const struct bh_flat *plan, const uint8_t *p, size_t n, int *fast)
+{
+	ProtobufCAllocator heap = { .alloc = heap_alloc, .free = heap_free };
+	ProtobufCMessage *f = bh__flat_unpack(plan, &heap, n, p);
+	ProtobufCMessage *r = protobuf_c_message_unpack(plan->desc, NULL, n, p);
+	const char *why = NULL;
+
+	if (fast)
+		*fast = f != NULL;
+	if (f && !r)
+		why = "flat decoder accepts what protobuf-c refuses";
+	else if (f && r->n_unknown_fields)
+		why = "flat decoder accepts unknown fields";
+	for (unsigned i = 0; f && !why && i < plan->nfields; i++) {
+		const bh_flat_field *ff = &plan->fields[i];
+
+		if (memcmp((const uint8_t *)f + ff->offset, (const uint8_t *)r + ff->offset,
+			   bh__flat_value_size(ff->type)) != 0)
+			why = "a field decodes differently";
+		else if (ff->has_offset &&
+			 memcmp((const uint8_t *)f + ff->has_offset, (const uint8_t *)r + ff->has_offset,
+				sizeof(protobuf_c_boolean)) != 0)
+			why = "a has_ flag decodes differently";
+	}
+	if (!why && f)
+		why = bh_fuzz_flat_check_pack(plan, f);
+	else if (!why && r && !r->n_unknown_fields)
+		why = bh_fuzz_flat_check_pack(plan, r);
+	if (f)
+		protobuf_c_message_free_unpacked(f, &heap);
+	if (r)
+		protobuf_c_message_free_unpacked(r, NULL);
+	return why;
 }
