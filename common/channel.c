@@ -13,6 +13,8 @@
  * Sending: frames are encoded straight into a bounded FIFO queue; a defer
  * flushes it with sendmmsg() before the loop sleeps, so a handler that sends
  * many messages costs few syscalls and a request/reply costs one each way.
+ * Runs of one-way frames without fds share datagrams (BH_FLAG_MORE), which
+ * the receiving side splits again: the kernel's work is per datagram.
  *
  * Synchronous calls send at once and sleep in recvmsg() on the socket (made
  * blocking for them; every other call passes MSG_DONTWAIT). Datagrams that
@@ -40,6 +42,8 @@
 
 #define RECV_BATCH 8
 #define SEND_BATCH 64
+/* Largest datagram of coalesced frames: small enough for one slab object in the kernel. */
+#define COALESCE_MAX 3072u
 /* Room to receive (and then close) more fds than BH_MAX_FDS: see above. */
 #define CMSG_MAX_FDS 64
 #define RECV_CMSG_SPACE (CMSG_SPACE(CMSG_MAX_FDS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)))
@@ -104,6 +108,7 @@ struct bh_channel {
 	struct mmsghdr rmsg[RECV_BATCH];
 	struct iovec riov[RECV_BATCH];
 	unsigned rpos, rcount; /* datagrams of the last recvmmsg() not yet handled */
+	unsigned roff;         /* where the next frame starts in datagram rpos (BH_FLAG_MORE) */
 	unsigned last_batch;   /* datagrams the last receive call returned */
 	unsigned one_way;      /* wake-ups in a row that got one message and answered nothing */
 	bh_arena arena;
@@ -393,9 +398,10 @@ static void shut(bh_channel *ch)
 	bh_watch_remove(ch->watch);
 	ch->watch = NULL;
 	ch->fd = bh__close(ch->fd);
-	/* Datagrams received but not handled still own fds. */
-	close_remaining_fds(ch, ch->rpos, ch->rcount);
+	/* Datagrams received but not handled still own fds (not one split already: its first frame took them). */
+	close_remaining_fds(ch, ch->rpos + (ch->roff > 0), ch->rcount);
 	ch->rpos = ch->rcount = 0;
+	ch->roff = 0;
 	drop_queue(ch);
 	ch->want_drain = 0;
 }
@@ -628,24 +634,38 @@ static void update_events(bh_channel *ch)
 		ch->watch_events = events;
 }
 
+/* A frame that may share a datagram: one-way, without fds. */
+static bool coalescible(const struct qrec *rec)
+{
+	return rec->nfds == 0 && (bh__frame_flags((const uint8_t *)(rec + 1)) & ~BH_FLAG_MORE) == 0;
+}
+
 /*
- * Fills the send batch from the head of the queue: one header per frame,
- * with its fds as SCM_RIGHTS. Returns the number of frames in it.
+ * Fills the send batch from the head of the queue, at most SEND_BATCH
+ * frames. A frame with fds is a datagram of its own, with them as
+ * SCM_RIGHTS; a run of one-way frames without fds shares one datagram of
+ * up to BH_MAX_MESSAGE bytes, each frame but the last flagged
+ * BH_FLAG_MORE, so that the kernel allocates, queues and wakes once for
+ * the run instead of once per frame. frames[d] is the number of frames in
+ * datagram d. Returns the number of datagrams.
  */
-static unsigned build_batch(bh_channel *ch)
+static unsigned build_batch(bh_channel *ch, uint8_t frames[SEND_BATCH])
 {
 	size_t off = ch->qhead;
-	unsigned n = 0;
+	unsigned n = 0, v = 0;
 
-	while (n < SEND_BATCH && off < ch->qtail) {
+	while (v < SEND_BATCH && off < ch->qtail) {
 		struct qrec *rec = (struct qrec *)(ch->q + off);
 		struct msghdr *mh = &ch->smsg[n].msg_hdr;
+		size_t total = rec->len;
 
-		ch->siov[n].iov_base = rec + 1;
-		ch->siov[n].iov_len = rec->len;
 		memset(mh, 0, sizeof *mh);
-		mh->msg_iov = &ch->siov[n];
-		mh->msg_iovlen = 1;
+		mh->msg_iov = &ch->siov[v];
+		ch->siov[v].iov_base = rec + 1;
+		ch->siov[v].iov_len = rec->len;
+		v++;
+		frames[n] = 1;
+		off += rec_size(rec->len);
 		if (rec->nfds) {
 			struct cmsghdr *c = (struct cmsghdr *)ch->scmsg[n].buf;
 
@@ -655,8 +675,27 @@ static unsigned build_batch(bh_channel *ch)
 			c->cmsg_type = SCM_RIGHTS;
 			c->cmsg_len = CMSG_LEN(rec->nfds * sizeof(int));
 			memcpy(CMSG_DATA(c), rec->fds, rec->nfds * sizeof(int));
+		} else if (coalescible(rec)) {
+			struct qrec *last = rec;
+
+			while (v < SEND_BATCH && off < ch->qtail) {
+				struct qrec *next = (struct qrec *)(ch->q + off);
+
+				if (!coalescible(next) || total + next->len > COALESCE_MAX)
+					break;
+				bh__frame_set_more((uint8_t *)(last + 1), 1);
+				ch->siov[v].iov_base = next + 1;
+				ch->siov[v].iov_len = next->len;
+				v++;
+				frames[n]++;
+				total += next->len;
+				off += rec_size(next->len);
+				last = next;
+			}
+			/* It may carry the flag from an earlier batch that did not go out. */
+			bh__frame_set_more((uint8_t *)(last + 1), 0);
 		}
-		off += rec_size(rec->len);
+		mh->msg_iovlen = frames[n];
 		n++;
 	}
 	return n;
@@ -665,6 +704,8 @@ static unsigned build_batch(bh_channel *ch)
 /* Writes queued frames. Returns frames still queued, or -errno after closing. */
 static int flush(bh_channel *ch)
 {
+	uint8_t frames[SEND_BATCH];
+
 	while (ch->fd >= 0 && ch->qhead < ch->qtail) {
 		struct qrec *first = (struct qrec *)(ch->q + ch->qhead);
 		unsigned n = 1;
@@ -672,13 +713,14 @@ static int flush(bh_channel *ch)
 
 		/*
 		 * A lone frame without fds (a request, a reply) goes out with
-		 * send(), which has no header to build or copy in; a lone frame
-		 * with fds with sendmsg(); a run of frames with one sendmmsg().
+		 * send(), which has no header to build or copy in; one datagram
+		 * with sendmsg(); several with one sendmmsg().
 		 */
 		if (first->nfds == 0 && ch->qhead + rec_size(first->len) == ch->qtail) {
+			frames[0] = 1;
 			sent = send(ch->fd, first + 1, first->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 1;
 		} else {
-			n = build_batch(ch);
+			n = build_batch(ch, frames);
 			if (n == 1)
 				sent = sendmsg(ch->fd, &ch->smsg[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
 					       ? -1
@@ -694,18 +736,23 @@ static int flush(bh_channel *ch)
 				break;
 			return -errno;
 		}
-		for (int i = 0; i < sent; i++) {
-			struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
+		for (int d = 0; d < sent; d++) {
+			for (unsigned f = 0; f < frames[d]; f++) {
+				struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
 
-			if (__builtin_expect(ch->recorder != NULL, 0))
-				record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len,
-					     rec->fds, rec->nfds, 0);
-			bh__close_all(rec->fds, rec->nfds);
-			ch->stats.msgs_sent++;
-			ch->stats.bytes_sent += rec->len;
-			ch->queued_bytes -= rec->len;
-			ch->queued_msgs--;
-			ch->qhead += rec_size(rec->len);
+				if (__builtin_expect(ch->recorder != NULL, 0)) {
+					/* Recorded as frames of their own, as the receiver splits them. */
+					bh__frame_set_more((uint8_t *)(rec + 1), 0);
+					record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len,
+						     rec->fds, rec->nfds, 0);
+				}
+				bh__close_all(rec->fds, rec->nfds);
+				ch->stats.msgs_sent++;
+				ch->stats.bytes_sent += rec->len;
+				ch->queued_bytes -= rec->len;
+				ch->queued_msgs--;
+				ch->qhead += rec_size(rec->len);
+			}
 		}
 		if ((unsigned)sent < n)
 			break;
@@ -938,7 +985,7 @@ static int id_was_issued(const bh_channel *ch, uint32_t id)
  */
 static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_flags, int *fds,
 			unsigned nfds, int bad_cmsg, const struct ucred *creds, int have_creds,
-			const bh_header *decoded)
+			const bh_header *decoded, bool coalesced)
 {
 	const bh_msg_type_info *info;
 	const bh_flat *flat;
@@ -957,6 +1004,11 @@ static int handle_frame(bh_channel *ch, const uint8_t *buf, size_t len, int msg_
 		reason = BH_BAD_CMSG;
 	else if (!decoded && (r = bh_header_decode(buf, len, &msg.hdr)) < 0)
 		reason = -r;
+	/* Only one-way frames without fds share a datagram. */
+	else if (coalesced && (msg.hdr.flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY)))
+		reason = BH_BAD_FLAGS;
+	else if (coalesced && nfds)
+		reason = BH_BAD_UNEXPECTED_FDS;
 	else if (nfds > BH_MAX_FDS)
 		reason = BH_BAD_TOO_MANY_FDS;
 	else if (nfds != msg.hdr.nfds)
@@ -1123,8 +1175,10 @@ static void read_frames(bh_channel *ch)
 
 	while (ch->fd >= 0 && !ch->doomed && !ch->paused && handled < RECV_BUDGET) {
 		struct msghdr *mh;
-		unsigned i, len, k;
-		int bad_cmsg, have_creds;
+		unsigned i, len, k, off, flen;
+		int bad_cmsg, have_creds, msg_flags;
+		bool coalesced;
+		uint8_t *frame;
 
 		if (ch->rpos == ch->rcount) {
 			int n;
@@ -1172,20 +1226,37 @@ static void read_frames(bh_channel *ch)
 			ch->rcount = (unsigned)n;
 			ch->last_batch = (unsigned)n;
 		}
-		i = ch->rpos++;
+		i = ch->rpos;
 		mh = &ch->rmsg[i].msg_hdr;
-		len = ch->rmsg[i].msg_len;
-		k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
-		handled++;
-		if (len == 0 && k == 0 && peer_gone(ch->fd)) {
-			closed_by_peer(ch, 0);
-			return;
+		off = ch->roff;
+		frame = (uint8_t *)ch->riov[i].iov_base + off;
+		len = ch->rmsg[i].msg_len - off;
+		msg_flags = 0;
+		k = 0;
+		bad_cmsg = have_creds = 0;
+		/* Control data, and so fds, come with a datagram's first frame. */
+		if (off == 0) {
+			k = collect_fds(mh, fds, &bad_cmsg, &creds, &have_creds);
+			msg_flags = mh->msg_flags;
+			if (len == 0 && k == 0 && peer_gone(ch->fd)) {
+				ch->rpos++;
+				closed_by_peer(ch, 0);
+				return;
+			}
 		}
+		flen = (unsigned)bh__frame_split(frame, len);
+		coalesced = off > 0 || flen < len;
+		if (flen < len) {
+			ch->roff = off + flen;
+		} else {
+			ch->rpos++;
+			ch->roff = 0;
+		}
+		handled++;
 		if (__builtin_expect(ch->recorder != NULL, 0))
-			record_frame(ch, BH_RECORD_RECEIVED, ch->riov[i].iov_base, len, fds, k,
-				     mh->msg_flags);
-		if (handle_frame(ch, ch->riov[i].iov_base, len, mh->msg_flags, fds, k, bad_cmsg, &creds,
-				 have_creds, NULL) < 0)
+			record_frame(ch, BH_RECORD_RECEIVED, frame, flen, fds, k, msg_flags);
+		if (handle_frame(ch, frame, flen, msg_flags, fds, k, bad_cmsg, &creds, have_creds, NULL,
+				 coalesced) < 0)
 			return;
 		/*
 		 * After a single recvmsg(): if an answer is queued the peer is most
@@ -1384,7 +1455,7 @@ static int wait_reply(bh_channel *ch, uint32_t id, uint64_t deadline, unsigned t
 				     mh->msg_flags);
 		/* Answers the call through its pending slot, or closes the channel if bad. */
 		(void)handle_frame(ch, ch->riov[i].iov_base, (size_t)got, mh->msg_flags, fds, k,
-				   bad_cmsg, &creds, have_creds, &h);
+				   bad_cmsg, &creds, have_creds, &h, false);
 	}
 	return w->done ? 0 : -ECONNRESET;
 }

@@ -50,6 +50,18 @@ int bh__write_full(int fd, const void *buf, size_t len);
  */
 void bh__channel_read_now(bh_channel *ch);
 
+/*
+ * Coalesced datagrams (BH_FLAG_MORE). bh__frame_split() returns the length
+ * of the first frame of buf[0..len): where its header has the flag and its
+ * payload_len leaves room for another header after it, the frame is cut
+ * there and the flag cleared in buf; otherwise the whole datagram, left as
+ * it is for bh_header_decode() to judge. The other two read and set the
+ * flags of an encoded frame.
+ */
+size_t bh__frame_split(uint8_t *buf, size_t len);
+void bh__frame_set_more(uint8_t *frame, int more);
+uint16_t bh__frame_flags(const uint8_t *frame);
+
 /* Deferred-free support for handles removed while the loop dispatches. */
 int bh__loop_dispatching(const bh_loop *loop);
 

@@ -44,6 +44,33 @@ void bh_header_encode(const bh_header *h, uint8_t out[BH_HEADER_SIZE])
 	out[23] = h->reserved[2];
 }
 
+size_t bh__frame_split(uint8_t *buf, size_t len)
+{
+	uint16_t flags;
+	uint32_t plen;
+
+	if (len < 2 * BH_HEADER_SIZE)
+		return len;
+	flags = get16(buf + 6);
+	plen = get32(buf + 16);
+	if (!(flags & BH_FLAG_MORE) || plen > len - 2 * BH_HEADER_SIZE)
+		return len;
+	put16(buf + 6, (uint16_t)(flags & ~BH_FLAG_MORE));
+	return BH_HEADER_SIZE + plen;
+}
+
+void bh__frame_set_more(uint8_t *frame, int more)
+{
+	uint16_t flags = get16(frame + 6);
+
+	put16(frame + 6, (uint16_t)(more ? flags | BH_FLAG_MORE : flags & ~BH_FLAG_MORE));
+}
+
+uint16_t bh__frame_flags(const uint8_t *frame)
+{
+	return get16(frame + 6);
+}
+
 int bh_header_decode(const uint8_t *buf, size_t len, bh_header *out)
 {
 	bh_header h;

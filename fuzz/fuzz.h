@@ -67,6 +67,14 @@ void bh_fuzz_set_tokens(const bh_fuzz_token *tokens, size_t n);
 size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize, const uint8_t *b,
 			 size_t bsize, uint8_t *out, size_t max, unsigned seed);
 
+/*
+ * Walks the frames of a datagram a channel sent, the way a channel splits
+ * it (BH_FLAG_MORE; the flag is cleared in dgram): returns the next frame
+ * from *off and its length in *flen, and moves *off past it; NULL when
+ * there is none left. `len` is more than 0.
+ */
+uint8_t *bh_fuzz_next_frame(uint8_t *dgram, size_t len, size_t *off, size_t *flen);
+
 /* ---- the flat fast path against protobuf-c ------------------------------------ */
 
 struct bh_flat;

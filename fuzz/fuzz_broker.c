@@ -467,6 +467,7 @@ static void read_peer(struct peer *p)
 				     .msg_controllen = sizeof cbuf.b };
 		int fds[BH_MAX_FDS];
 		unsigned nfds = 0;
+		uint8_t *f;
 		bh_header h;
 		ssize_t r = recvmsg(p->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
@@ -486,9 +487,14 @@ static void read_peer(struct peer *p)
 			for (size_t j = 0; j < k && nfds < BH_MAX_FDS; j++)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
 		}
-		BH_FUZZ_CHECK(bh_header_decode(buf, (size_t)r, &h) == 0 && h.nfds == nfds,
-			      "the broker sent a malformed frame");
-		check_sent(p, &h, buf + BH_HEADER_SIZE, nfds);
+		for (size_t off = 0, flen; (f = bh_fuzz_next_frame(buf, (size_t)r, &off, &flen));) {
+			/* Frames after the first share the datagram, which then carries no fds. */
+			unsigned mine = f == buf ? nfds : 0;
+
+			BH_FUZZ_CHECK(bh_header_decode(f, flen, &h) == 0 && h.nfds == mine,
+				      "the broker sent a malformed frame");
+			check_sent(p, &h, f + BH_HEADER_SIZE, mine);
+		}
 		for (unsigned j = 0; j < nfds; j++)
 			close(fds[j]);
 	}

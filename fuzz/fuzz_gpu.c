@@ -427,6 +427,7 @@ static void read_releases(int sock)
 		ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		const struct release *want;
 		Bh__FrameRelease *fr;
+		uint8_t *f;
 		bh_header h;
 
 		if (r < 0 && errno == EINTR)
@@ -435,21 +436,24 @@ static void read_releases(int sock)
 			return;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 			BH_FUZZ_CHECK(c->cmsg_type != SCM_RIGHTS, "the gpu sent the renderer an fd");
-		BH_FUZZ_CHECK(bh_header_decode(buf, (size_t)r, &h) == 0 && h.nfds == 0 &&
-				      !(h.flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY)),
-			      "the gpu sent the renderer a malformed frame");
-		BH_FUZZ_CHECK(h.type == BH_MSG_FRAME_RELEASE, "the gpu sent the renderer type %#x", h.type);
-		fr = bh__frame_release__unpack(NULL, h.payload_len, buf + BH_HEADER_SIZE);
-		BH_FUZZ_CHECK(fr != NULL, "FrameRelease does not decode");
-		BH_FUZZ_CHECK(md.nseen < md.nexpect, "FrameRelease of slot %u seq %llu was never due",
-			      fr->slot, (unsigned long long)fr->seq);
-		want = &md.expect[md.nseen++];
-		BH_FUZZ_CHECK(fr->surface_id == want->surface_id && fr->slot == want->slot &&
-				      fr->seq == want->seq,
-			      "FrameRelease %u/%u/%llu, due %u/%u/%llu", fr->surface_id, fr->slot,
-			      (unsigned long long)fr->seq, want->surface_id, want->slot,
-			      (unsigned long long)want->seq);
-		bh__frame_release__free_unpacked(fr, NULL);
+		for (size_t off = 0, flen; (f = bh_fuzz_next_frame(buf, (size_t)r, &off, &flen));) {
+			BH_FUZZ_CHECK(bh_header_decode(f, flen, &h) == 0 && h.nfds == 0 &&
+					      !(h.flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY)),
+				      "the gpu sent the renderer a malformed frame");
+			BH_FUZZ_CHECK(h.type == BH_MSG_FRAME_RELEASE, "the gpu sent the renderer type %#x",
+				      h.type);
+			fr = bh__frame_release__unpack(NULL, h.payload_len, f + BH_HEADER_SIZE);
+			BH_FUZZ_CHECK(fr != NULL, "FrameRelease does not decode");
+			BH_FUZZ_CHECK(md.nseen < md.nexpect, "FrameRelease of slot %u seq %llu was never due",
+				      fr->slot, (unsigned long long)fr->seq);
+			want = &md.expect[md.nseen++];
+			BH_FUZZ_CHECK(fr->surface_id == want->surface_id && fr->slot == want->slot &&
+					      fr->seq == want->seq,
+				      "FrameRelease %u/%u/%llu, due %u/%u/%llu", fr->surface_id, fr->slot,
+				      (unsigned long long)fr->seq, want->surface_id, want->slot,
+				      (unsigned long long)want->seq);
+			bh__frame_release__free_unpacked(fr, NULL);
+		}
 	}
 }
 

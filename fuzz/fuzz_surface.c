@@ -378,6 +378,7 @@ static void check_sent(int sock, struct state *st)
 		ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		Bh__FrameRelease *fr;
 		struct csurf *c;
+		uint8_t *f;
 		bh_header h;
 
 		if (r < 0 && errno == EINTR)
@@ -386,18 +387,20 @@ static void check_sent(int sock, struct state *st)
 			return;
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
 			BH_FUZZ_CHECK(cm->cmsg_type != SCM_RIGHTS, "the consumer sent an fd");
-		BH_FUZZ_CHECK(bh_header_decode(buf, (size_t)r, &h) == 0, "the consumer sent a bad frame");
-		if (h.type == BH_MSG_FRAME_READY)
-			continue; /* the producer's own frame, checked in present() */
-		BH_FUZZ_CHECK(h.type == BH_MSG_FRAME_RELEASE, "the consumer sent type %u", h.type);
-		fr = bh__frame_release__unpack(NULL, h.payload_len, buf + BH_HEADER_SIZE);
-		BH_FUZZ_CHECK(fr != NULL, "FrameRelease does not decode");
-		c = find(st, fr->surface_id);
-		/* A surface detached since may no longer be there; otherwise the release must match. */
-		BH_FUZZ_CHECK(!c || (fr->slot < c->g.slots && c->sent_release[fr->slot] == fr->seq),
-			      "release of slot %u seq %llu was never sent", fr->slot,
-			      (unsigned long long)fr->seq);
-		bh__frame_release__free_unpacked(fr, NULL);
+		for (size_t off = 0, flen; (f = bh_fuzz_next_frame(buf, (size_t)r, &off, &flen));) {
+			BH_FUZZ_CHECK(bh_header_decode(f, flen, &h) == 0, "the consumer sent a bad frame");
+			if (h.type == BH_MSG_FRAME_READY)
+				continue; /* the producer's own frame, checked in present() */
+			BH_FUZZ_CHECK(h.type == BH_MSG_FRAME_RELEASE, "the consumer sent type %u", h.type);
+			fr = bh__frame_release__unpack(NULL, h.payload_len, f + BH_HEADER_SIZE);
+			BH_FUZZ_CHECK(fr != NULL, "FrameRelease does not decode");
+			c = find(st, fr->surface_id);
+			/* A surface detached since may no longer be there; otherwise the release must match. */
+			BH_FUZZ_CHECK(!c || (fr->slot < c->g.slots && c->sent_release[fr->slot] == fr->seq),
+				      "release of slot %u seq %llu was never sent", fr->slot,
+				      (unsigned long long)fr->seq);
+			bh__frame_release__free_unpacked(fr, NULL);
+		}
 	}
 }
 

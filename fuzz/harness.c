@@ -21,6 +21,7 @@
 
 #include "bulkhead.pb-c.h"
 #include "common/flat.h"
+#include "common/internal.h"
 #include "fuzz/fuzz.h"
 #include "fuzz_test.pb-c.h"
 
@@ -510,6 +511,17 @@ int bh_fuzz_make_fd(const bh_fuzz_fdset *set, const int *files, uint8_t kind, ui
 	if (out < 0)
 		bh_fuzz_fail("cannot reopen the memfd: %s", strerror(errno));
 	return out;
+}
+
+uint8_t *bh_fuzz_next_frame(uint8_t *dgram, size_t len, size_t *off, size_t *flen)
+{
+	uint8_t *f = dgram + *off;
+
+	if (*off >= len)
+		return NULL;
+	*flen = bh__frame_split(f, len - *off);
+	*off += *flen;
+	return f;
 }
 
 /* ---- the flat fast path against protobuf-c ------------------------------------ */

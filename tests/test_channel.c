@@ -24,6 +24,7 @@
 #include <bulkhead/channel.h>
 
 #include "bulkhead.pb-c.h"
+#include "common/internal.h"
 #include "testutil.h"
 
 /* An application type for the tests: every scalar kind plus a repeated submessage, up to 4 fds. */
@@ -538,7 +539,57 @@ static size_t b_request_without_id(uint8_t *buf, unsigned *nfds)
 	return frame(buf, BH_MSG_HEARTBEAT, BH_FLAG_REQUEST, 0, &hb.base, 0);
 }
 
+/* Heartbeat `seq` with BH_FLAG_MORE (and `flags`) at buf, then a plain one after it. */
+static size_t coalesced_pair(uint8_t *buf, uint16_t flags, uint32_t id)
+{
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	size_t n;
+
+	hb.seq = 2;
+	n = frame(buf, BH_MSG_HEARTBEAT, (uint16_t)(flags | BH_FLAG_MORE), id, &hb.base, 0);
+	hb.seq = 3;
+	return n + frame(buf + n, BH_MSG_HEARTBEAT, 0, 0, &hb.base, 0);
+}
+
+/* "Another frame follows", and none does: the flag stays and is refused. */
+static size_t b_more_alone(uint8_t *buf, unsigned *nfds)
+{
+	size_t n = hb_frame(buf);
+
+	buf[6] |= BH_FLAG_MORE;
+	return n;
+}
+
+/* A first frame whose length leaves no room for the next header: not split, refused. */
+static size_t b_more_lying(uint8_t *buf, unsigned *nfds)
+{
+	size_t n = coalesced_pair(buf, 0, 0);
+
+	buf[16] += 40;
+	return n;
+}
+
+/* Requests and replies never share a datagram. */
+static size_t b_more_request(uint8_t *buf, unsigned *nfds)
+{
+	return coalesced_pair(buf, BH_FLAG_REQUEST, 7);
+}
+
+/* Nor do frames with fds: a SurfaceAttach, which takes one, coalesced with its fd. */
+static size_t b_more_fds(uint8_t *buf, unsigned *nfds)
+{
+	Bh__SurfaceAttach sa = BH__SURFACE_ATTACH__INIT;
+	size_t n = frame(buf, BH_MSG_SURFACE_ATTACH, BH_FLAG_MORE, 0, &sa.base, 1);
+
+	*nfds = 1;
+	return n + hb_frame(buf + n);
+}
+
 static const struct bad_case bad_cases[] = {
+	{ "more-alone", BH_BAD_FLAGS, b_more_alone },
+	{ "more-lying-length", BH_BAD_FLAGS, b_more_lying },
+	{ "more-with-request", BH_BAD_FLAGS, b_more_request },
+	{ "more-with-fds", BH_BAD_UNEXPECTED_FDS, b_more_fds },
 	{ "short", BH_BAD_SHORT, b_short },
 	{ "empty", BH_BAD_SHORT, b_empty },
 	{ "magic", BH_BAD_MAGIC, b_magic },
@@ -832,6 +883,116 @@ struct stall_arg {
 	int total;
 };
 
+/*
+ * One datagram of five coalesced heartbeats (seq 1..5), then a lone one
+ * (6). The receiver pauses itself on the second and is resumed later.
+ */
+static void coalesced_child(int fd, void *arg)
+{
+	uint8_t buf[512];
+	size_t n = 0;
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+
+	(void)arg;
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		hb.seq = seq;
+		n += frame(buf + n, BH_MSG_HEARTBEAT, seq < 5 ? BH_FLAG_MORE : 0, 0, &hb.base, 0);
+	}
+	raw_send(fd, buf, n, NULL, 0);
+	hb.seq = 6;
+	raw_send(fd, buf, frame(buf, BH_MSG_HEARTBEAT, 0, 0, &hb.base, 0), NULL, 0);
+	wait_eof(fd);
+}
+
+static void pause_on_two(bh_channel *ch, bh_msg *m, void *ud)
+{
+	struct rec *r = ud;
+
+	rec_message(ch, m, ud);
+	if (r->last_seq == 2)
+		bh_channel_pause(ch, 1);
+}
+
+static void test_coalesced_frames_split(void **state)
+{
+	static const bh_channel_ops ops = { .on_message = pause_on_two, .on_bad_message = rec_bad,
+					    .on_close = rec_close };
+	bh_registry *reg = make_registry();
+	bh_loop *loop;
+	struct rec r = { 0 };
+	struct child c;
+	int six = 0;
+
+	assert_int_equal(bh_loop_create(&loop), 0);
+	c = spawn(coalesced_child, NULL);
+	assert_int_equal(bh_channel_create(loop, reg, c.fd, &ops, &r, NULL, &r.ch), 0);
+	for (int i = 0; i < 100 && r.msgs < 2; i++)
+		assert_true(bh_loop_run_once(loop, 50) >= 0);
+	/* Paused in the middle of the datagram: nothing more, however long the loop runs. */
+	for (int i = 0; i < 5; i++)
+		assert_true(bh_loop_run_once(loop, 20) >= 0);
+	assert_int_equal(r.msgs, 2);
+	assert_int_equal(r.last_seq, 2);
+	bh_channel_pause(r.ch, 0);
+	for (int i = 0; i < 100 && !six; i++) {
+		assert_true(bh_loop_run_once(loop, 50) >= 0);
+		six = r.msgs == 6 || r.bad_reason || r.closed;
+	}
+	assert_int_equal(r.bad_reason, 0);
+	assert_int_equal(r.msgs, 6);
+	assert_int_equal(r.last_seq, 6);
+	assert_int_equal(r.out_of_order, 0);
+	bh_channel_destroy(r.ch);
+	bh_loop_destroy(loop);
+	bh_test_wait_ok(c.pid, 5000);
+	bh_registry_destroy(reg);
+}
+
+/* Counts datagrams and frames until EOF; exits 0 if frames shared datagrams. */
+static void counting_reader(int fd, void *arg)
+{
+	uint8_t buf[BH_MAX_MESSAGE];
+	int fl = fcntl(fd, F_GETFL);
+	unsigned dgrams = 0, frames = 0;
+	ssize_t n;
+
+	(void)arg;
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+		dgrams++;
+		for (size_t off = 0; off < (size_t)n; frames++)
+			off += bh__frame_split(buf + off, (size_t)n - off);
+	}
+	_exit(frames == 200 && dgrams < frames / 10 ? 0 : 30);
+}
+
+/* Frames queued together leave in shared datagrams, one-way ones without fds only. */
+static void test_sender_coalesces(void **state)
+{
+	bh_registry *reg = make_registry();
+	bh_loop *loop;
+	struct rec r = { 0 };
+	struct child c;
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	bh_channel_stats st;
+
+	assert_int_equal(bh_loop_create(&loop), 0);
+	c = spawn(counting_reader, NULL);
+	assert_int_equal(bh_channel_create(loop, reg, c.fd, &rec_ops, &r, NULL, &r.ch), 0);
+	for (int i = 0; i < 200; i++) {
+		hb.seq = (uint64_t)i + 1;
+		assert_int_equal(bh_channel_send(r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0), 0);
+	}
+	while (bh_channel_flush(r.ch) > 0)
+		assert_true(bh_loop_run_once(loop, 100) >= 0);
+	bh_channel_get_stats(r.ch, &st);
+	assert_int_equal(st.msgs_sent, 200);
+	bh_channel_destroy(r.ch);
+	bh_test_wait_ok(c.pid, 5000);
+	bh_loop_destroy(loop);
+	bh_registry_destroy(reg);
+}
+
 static void stalled_reader(int fd, void *arg)
 {
 	struct stall_arg *a = arg;
@@ -843,17 +1004,29 @@ static void stalled_reader(int fd, void *arg)
 	if (read(a->go, &b, 1) != 1)
 		_exit(20);
 	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	for (int i = 0; i < a->total; i++) {
-		bh_header h;
-		Bh__Heartbeat *hb;
+	for (int i = 0; i < a->total;) {
 		ssize_t n = recv(fd, buf, sizeof buf, 0);
+		size_t off = 0;
 
-		if (n <= 0 || bh_header_decode(buf, (size_t)n, &h) < 0)
+		if (n <= 0)
 			_exit(21);
-		hb = bh__heartbeat__unpack(NULL, h.payload_len, buf + BH_HEADER_SIZE);
-		if (!hb || hb->seq != expect++)
-			_exit(22);
-		bh__heartbeat__free_unpacked(hb, NULL);
+		/* Heartbeats queued together come coalesced: split as a channel does. */
+		while (off < (size_t)n) {
+			uint8_t *f = buf + off;
+			size_t flen = bh__frame_split(f, (size_t)n - off);
+			bh_header h;
+			Bh__Heartbeat *hb;
+
+			off += flen;
+
+			if (bh_header_decode(f, flen, &h) < 0)
+				_exit(21);
+			hb = bh__heartbeat__unpack(NULL, h.payload_len, f + BH_HEADER_SIZE);
+			if (!hb || hb->seq != expect++)
+				_exit(22);
+			bh__heartbeat__free_unpacked(hb, NULL);
+			i++;
+		}
 	}
 }
 
@@ -1555,6 +1728,8 @@ int main(void)
 		cmocka_unit_test(test_send_errors),
 		cmocka_unit_test(test_create_rejects_wrong_socket),
 		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_coalesced_frames_split),
+		cmocka_unit_test(test_sender_coalesces),
 		cmocka_unit_test(test_app_bad_message),
 		cmocka_unit_test(test_peer_dies_mid_stream),
 		cmocka_unit_test(test_call_fails_when_peer_dies),

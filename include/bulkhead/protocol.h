@@ -34,6 +34,13 @@ extern "C" {
 enum {
 	BH_FLAG_REQUEST = 1u << 0, /* the sender expects a reply with the same request id */
 	BH_FLAG_REPLY = 1u << 1,   /* this frame answers request `request_id` */
+	/*
+	 * Another frame follows in the same datagram. Only one-way frames
+	 * without fds are coalesced; the receiving channel splits the
+	 * datagram and clears the flag, so no decoded header ever has it, and
+	 * bh_header_decode() refuses a frame that still carries it.
+	 */
+	BH_FLAG_MORE = 1u << 2,
 	BH_FLAGS_KNOWN = BH_FLAG_REQUEST | BH_FLAG_REPLY,
 };
 
