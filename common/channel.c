@@ -398,7 +398,7 @@ static void shut(bh_channel *ch)
 	bh_watch_remove(ch->watch);
 	ch->watch = NULL;
 	ch->fd = bh__close(ch->fd);
-	/* Datagrams received but not handled still own fds (not one split already: its first frame took them). */
+	/* Datagrams not handled yet still own fds; one already split gave them to its first frame. */
 	close_remaining_fds(ch, ch->rpos + (ch->roff > 0), ch->rcount);
 	ch->rpos = ch->rcount = 0;
 	ch->roff = 0;
@@ -644,7 +644,7 @@ static bool coalescible(const struct qrec *rec)
  * Fills the send batch from the head of the queue, at most SEND_BATCH
  * frames. A frame with fds is a datagram of its own, with them as
  * SCM_RIGHTS; a run of one-way frames without fds shares one datagram of
- * up to BH_MAX_MESSAGE bytes, each frame but the last flagged
+ * up to COALESCE_MAX bytes, each frame but the last flagged
  * BH_FLAG_MORE, so that the kernel allocates, queues and wakes once for
  * the run instead of once per frame. frames[d] is the number of frames in
  * datagram d. Returns the number of datagrams.
