@@ -7,6 +7,7 @@
 #ifndef BH_FUZZ_H
 #define BH_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,25 @@ size_t bh_fuzz_crossover(const bh_registry *reg, const uint8_t *a, size_t asize,
  * there is none left. `len` is more than 0.
  */
 uint8_t *bh_fuzz_next_frame(uint8_t *dgram, size_t len, size_t *off, size_t *flen);
+
+/*
+ * How many frames a receiving channel cuts dgram[0..len) into (at least 1:
+ * an empty or uncuttable datagram is one frame, which it judges whole).
+ * dgram is left as it is.
+ */
+unsigned bh_fuzz_count_frames(const uint8_t *dgram, size_t len);
+
+/*
+ * Calls fn on each frame of dgram[0..len) in order, as a receiving channel
+ * cuts it (on a copy): the datagram's nfds go with the first frame, and
+ * `coalesced` says the datagram holds more than one. Stops at the first
+ * non-zero return and returns it; 0 when every frame got 0. An empty
+ * datagram is one empty frame.
+ */
+typedef int bh_fuzz_frame_fn(void *ud, const uint8_t *frame, size_t len, unsigned nfds,
+			     bool coalesced);
+int bh_fuzz_each_frame(const uint8_t *dgram, size_t len, unsigned nfds, bh_fuzz_frame_fn *fn,
+		       void *ud);
 
 /* ---- the flat fast path against protobuf-c ------------------------------------ */
 

@@ -7,8 +7,9 @@
  * (Hello through bh_hello_verify() and bh_hello_welcome(), the rest with an
  * error reply), takes some fds, and refuses one message through
  * bh_channel_bad_message(). After every input it checks that the channel
- * either delivered exactly one message or reported a bad message with a
- * known reason, that every delivered fd is close-on-exec, and that no fd
+ * delivered every frame of the datagram (one, or several coalesced with
+ * BH_FLAG_MORE), or the frames before one it reported as a bad message with
+ * a known reason; that every delivered fd is close-on-exec; and that no fd
  * leaked.
  */
 #include <errno.h>
@@ -55,6 +56,7 @@ static unsigned long delivered[MAX_TYPES + 1];
 static unsigned long bad_by_reason[BH_BAD_REASON_COUNT];
 static unsigned long inputs;
 static unsigned long hellos_accepted;
+static unsigned long coalesced, coalesced_delivered; /* datagrams of several frames; all delivered */
 
 static unsigned type_slot(uint32_t type)
 {
@@ -202,7 +204,9 @@ static void print_stats(void)
 		fprintf(stderr, " %s:%lu", bh_registry_at(reg, i)->desc->short_name,
 			delivered[type_slot(t)]);
 	}
-	fprintf(stderr, "\n  hellos accepted: %lu\n  bad messages per reason:", hellos_accepted);
+	fprintf(stderr, "\n  hellos accepted: %lu\n  coalesced datagrams: %lu, all frames delivered: %lu\n",
+		hellos_accepted, coalesced, coalesced_delivered);
+	fprintf(stderr, "  bad messages per reason:");
 	for (unsigned i = 1; i < BH_BAD_REASON_COUNT; i++)
 		fprintf(stderr, " %s:%lu", bh_bad_reason_name((int)i), bad_by_reason[i]);
 	fputc('\n', stderr);
@@ -280,22 +284,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.sent_fds = nfds;
 	r = bh_fuzz_send(sv[1], env.frame, env.frame_len, fds, nfds);
 	if (r == 0) {
-		/* Everything is queued already: a few rounds deliver it and flush replies. */
-		for (int i = 0; i < 4 && bh_channel_is_open(st.ch); i++) {
+		int frames = (int)bh_fuzz_count_frames(env.frame, env.frame_len), got;
+
+		/*
+		 * Everything is queued already: rounds deliver it (a long coalesced
+		 * datagram takes one round per receive budget) and one more flushes
+		 * the replies.
+		 */
+		for (int i = 0; i < frames + 4 && bh_channel_is_open(st.ch); i++) {
 			if (bh_loop_run_once(loop, 0) < 0)
 				bh_fuzz_fail("loop failed");
-			if (st.messages + st.replies + st.bad > 0 && i >= 1)
+			if (st.messages + st.replies >= frames && i >= 1)
 				break;
 		}
+		got = st.messages + st.replies;
+		coalesced += frames > 1;
+		coalesced_delivered += frames > 1 && got == frames && !st.bad;
 		BH_FUZZ_CHECK(st.closed == 0, "channel closed although the peer is still there");
 		BH_FUZZ_CHECK(!st.call_failed || st.bad == 1, "call failed without a bad message");
+		BH_FUZZ_CHECK(st.bad <= 1 && st.replies <= 1, "%d bad reports, %d replies", st.bad,
+			      st.replies);
 		if (st.refused) {
-			BH_FUZZ_CHECK(st.messages == 1 && st.bad == 1 && st.bad_reason == BH_BAD_APP,
-				      "refusal reported as %d/%d/%d", st.messages, st.bad, st.bad_reason);
+			/* The refused message was delivered, and so were the frames before it. */
+			BH_FUZZ_CHECK(st.messages >= 1 && got <= frames && st.bad == 1 &&
+					      st.bad_reason == BH_BAD_APP,
+				      "refusal reported as %d/%d/%d of %d frames", st.messages, st.bad,
+				      st.bad_reason, frames);
 		} else {
-			BH_FUZZ_CHECK(st.messages + st.replies + st.bad == 1,
-				      "input had %d messages, %d replies, %d bad reports",
-				      st.messages, st.replies, st.bad);
+			/* A bad frame stops the datagram: the ones before it were delivered. */
+			BH_FUZZ_CHECK(st.bad ? got < frames : got == frames,
+				      "datagram of %d frames: %d messages, %d replies, %d bad reports",
+				      frames, st.messages, st.replies, st.bad);
 		}
 	} else {
 		/* The kernel refused it (e.g. larger than the socket buffer): nothing to check. */

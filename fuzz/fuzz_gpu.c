@@ -39,7 +39,8 @@
  * rules (header, fds, type, payload; one surface per renderer, of the
  * content area's size and format, with the seals; frames of that surface
  * with growing sequence numbers, damage inside, not into the held slot;
- * SurfaceDetach of that surface) says whether the frame is bad; a bad one
+ * SurfaceDetach of that surface; in a coalesced datagram, each frame in
+ * order, one-way and without fds) says whether the datagram is bad; a bad one
  * must close the renderer's channel and send the broker exactly one
  * BadRenderer naming the tab and the generation, a good one neither; what
  * the gpu then holds for the tab (channel, surface, held slot and its
@@ -52,6 +53,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +89,8 @@
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 #define MAX_BAD (BH_FUZZ_SEQ_MAX + 1) /* one per generation at most */
-#define MAX_RELEASES 32
+/* A coalesced datagram can carry a FrameReady per 40-odd bytes. */
+#define MAX_RELEASES 2048
 
 enum { OPT_OVERVIEW = 1u << 0, OPT_TAB_SHIFT = 1, OPT_ACTIVE_2 = 1u << 3 };
 /* All three bits: a fresh channel costs more than a record, and most records should keep theirs. */
@@ -253,8 +256,12 @@ static const bh_channel_ops broker_ops = {
 
 static void run_loop(void)
 {
-	/* Dispatch, then the rounds that flush what the handlers queued and deliver it. */
-	for (int i = 0; i < 12; i++) {
+	/*
+	 * Dispatch (a long coalesced datagram takes a round per receive
+	 * budget), then the rounds that flush what the handlers queued and
+	 * deliver it.
+	 */
+	for (int i = 0; i < 256; i++) {
 		int r = bh_loop_run_once(loop, 0);
 
 		BH_FUZZ_CHECK(r >= 0, "loop failed: %s", strerror(-r));
@@ -346,15 +353,18 @@ static int frame_ok(const Bh__FrameReady *f)
 }
 
 /* Whether the gpu must refuse the frame; an accepted one updates the model. */
-static int must_refuse(const uint8_t *buf, size_t len, unsigned nfds, int flood,
-		       const bh_fuzz_made_fd *made)
+static int must_refuse_frame(const uint8_t *buf, size_t len, unsigned nfds,
+			     const bh_fuzz_made_fd *made, bool coalesced)
 {
 	const bh_msg_type_info *info;
 	ProtobufCMessage *body;
 	bh_header h;
 	int bad = 0;
 
-	if (flood || len > BH_MAX_MESSAGE || bh_header_decode(buf, len, &h) < 0)
+	if (bh_header_decode(buf, len, &h) < 0)
+		return 1;
+	/* Only one-way frames without fds share a datagram. */
+	if (coalesced && (nfds || (h.flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY))))
 		return 1;
 	if (nfds != h.nfds || !(info = bh_registry_lookup(reg, h.type)) || nfds > info->max_fds ||
 	    nfds < info->min_fds || (h.flags & BH_FLAG_REPLY) || h.type == BH_MSG_ERROR)
@@ -407,6 +417,20 @@ static int must_refuse(const uint8_t *buf, size_t len, unsigned nfds, int flood,
 	}
 	protobuf_c_message_free_unpacked(body, NULL);
 	return bad;
+}
+
+static int refuse_frame(void *made, const uint8_t *buf, size_t len, unsigned nfds, bool coalesced)
+{
+	return must_refuse_frame(buf, len, nfds, made, coalesced);
+}
+
+/* The same for a datagram: its frames in order (BH_FLAG_MORE). */
+static int must_refuse(const uint8_t *dgram, size_t len, unsigned nfds, int flood,
+		       const bh_fuzz_made_fd *made)
+{
+	if (flood || len > BH_MAX_MESSAGE)
+		return 1;
+	return bh_fuzz_each_frame(dgram, len, nfds, refuse_frame, (void *)made);
 }
 
 /* ---- what the renderer gets back ------------------------------------------------- */

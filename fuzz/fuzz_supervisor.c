@@ -22,8 +22,9 @@
  * has no meaning here (the broker has no call outstanding to a worker).
  *
  * Checked per input:
- *  - every frame is predicted, from its bytes and the worker's state, to be
- *    either acceptable or bad, exactly as the broker must judge it; a bad
+ *  - every frame (each one of a coalesced datagram, in order) is predicted,
+ *    from its bytes and the worker's state, to be either acceptable or bad,
+ *    exactly as the broker must judge it; a bad
  *    one must close the worker's channel (the worker is killed: its end
  *    classified BH_EXIT_BAD_MESSAGE with a named reason, or
  *    BH_EXIT_SETUP_FAILED for a refused Hello) and a good one must not;
@@ -37,6 +38,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,14 +176,18 @@ static int hello_ok(const struct model *md, const bh_header *h, const ProtobufCM
  * the channel and the supervisor from the protocol's rules; updates the
  * model as an accepted frame would.
  */
-static int must_kill(struct model *md, const uint8_t *buf, size_t len, unsigned nfds, int flood)
+static int must_kill_frame(struct model *md, const uint8_t *buf, size_t len, unsigned nfds,
+			   bool coalesced)
 {
 	const bh_msg_type_info *info;
 	ProtobufCMessage *body;
 	bh_header h;
 	int kill = 0;
 
-	if (flood || len > BH_MAX_MESSAGE || bh_header_decode(buf, len, &h) < 0)
+	if (bh_header_decode(buf, len, &h) < 0)
+		return 1;
+	/* Only one-way frames without fds share a datagram. */
+	if (coalesced && (nfds || (h.flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY))))
 		return 1;
 	if (nfds != h.nfds || !(info = bh_registry_lookup(reg, h.type)) || nfds > info->max_fds ||
 	    nfds < info->min_fds || (h.flags & BH_FLAG_REPLY) || h.type == BH_MSG_ERROR)
@@ -221,6 +227,19 @@ static int must_kill(struct model *md, const uint8_t *buf, size_t len, unsigned 
 out:
 	protobuf_c_message_free_unpacked(body, NULL);
 	return kill;
+}
+
+static int kill_frame(void *md, const uint8_t *buf, size_t len, unsigned nfds, bool coalesced)
+{
+	return must_kill_frame(md, buf, len, nfds, coalesced);
+}
+
+/* The same for a datagram: its frames in order (BH_FLAG_MORE). */
+static int must_kill(struct model *md, const uint8_t *dgram, size_t len, unsigned nfds, int flood)
+{
+	if (flood || len > BH_MAX_MESSAGE)
+		return 1;
+	return bh_fuzz_each_frame(dgram, len, nfds, kill_frame, md);
 }
 
 /* ---- what comes back to the worker ------------------------------------------ */
@@ -365,8 +384,11 @@ static int hung_up(int sock)
 
 static void run_loop(void)
 {
-	/* Dispatch, then the round that flushes what the handler queued. */
-	for (int i = 0; i < 6; i++) {
+	/*
+	 * Dispatch (a long coalesced datagram takes a round per receive
+	 * budget), then the round that flushes what the handler queued.
+	 */
+	for (int i = 0; i < 256; i++) {
 		int r = bh_loop_run_once(loop, 0);
 
 		BH_FUZZ_CHECK(r >= 0, "loop failed: %s", strerror(-r));

@@ -524,6 +524,40 @@ uint8_t *bh_fuzz_next_frame(uint8_t *dgram, size_t len, size_t *off, size_t *fle
 	return f;
 }
 
+
+int bh_fuzz_each_frame(const uint8_t *dgram, size_t len, unsigned nfds, bh_fuzz_frame_fn *fn,
+		       void *ud)
+{
+	uint8_t *copy, *f;
+	size_t off = 0, flen;
+	int r = 0;
+
+	if (len == 0)
+		return fn(ud, dgram, 0, nfds, false);
+	copy = malloc(len);
+	if (!copy)
+		bh_fuzz_fail("out of memory");
+	memcpy(copy, dgram, len);
+	while (!r && (f = bh_fuzz_next_frame(copy, len, &off, &flen)))
+		r = fn(ud, f, flen, f == copy ? nfds : 0, flen < len);
+	free(copy);
+	return r;
+}
+
+static int count_frame(void *ud, const uint8_t *frame, size_t len, unsigned nfds, bool coalesced)
+{
+	++*(unsigned *)ud;
+	return 0;
+}
+
+unsigned bh_fuzz_count_frames(const uint8_t *dgram, size_t len)
+{
+	unsigned n = 0;
+
+	(void)bh_fuzz_each_frame(dgram, len, 0, count_frame, &n);
+	return n;
+}
+
 /* ---- the flat fast path against protobuf-c ------------------------------------ */
 
 static void *heap_alloc(void *ud, size_t size)

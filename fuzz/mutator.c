@@ -783,7 +783,9 @@ static void fix_header(struct mctx *c, const bh_msg_type_info *info, const uint8
 	bh_header h = { .magic = BH_WIRE_MAGIC, .version = BH_PROTOCOL_VERSION, .type = info->type,
 			.payload_len = (uint32_t)payload_len };
 	unsigned old_nfds = old_size >= BH_HEADER_SIZE ? old[20] : 0;
-	uint16_t old_flags = old_size >= BH_HEADER_SIZE ? (uint16_t)(old[6] | (old[7] << 8)) : 0;
+	/* BH_FLAG_MORE is the datagram's business: coalesce() sets it again. */
+	uint16_t old_flags = old_size >= BH_HEADER_SIZE ?
+				     (uint16_t)((old[6] | (old[7] << 8)) & ~BH_FLAG_MORE) : 0;
 	uint32_t old_id = old_size >= BH_HEADER_SIZE ? get32(old + 12) : 0;
 	bool old_ok = old_size >= BH_HEADER_SIZE && !(old_flags & ~BH_FLAGS_KNOWN) &&
 		      old_flags != BH_FLAGS_KNOWN && ((old_flags != 0) == (old_id != 0));
@@ -996,13 +998,60 @@ static size_t encode_frame(struct mctx *c, const bh_msg_type_info *info, Protobu
 	return BH_HEADER_SIZE + plen;
 }
 
+/* The length of the first frame of a coalesced datagram, as a channel cuts it; else size. */
+static size_t first_frame_len(const uint8_t *data, size_t size)
+{
+	uint32_t plen;
+
+	if (size < 2 * BH_HEADER_SIZE || !(data[6] & BH_FLAG_MORE))
+		return size;
+	plen = get32(data + 16);
+	return plen <= size - 2 * BH_HEADER_SIZE ? BH_HEADER_SIZE + plen : size;
+}
+
+/*
+ * Keeps a coalesced datagram coalesced: the frames after the first go back
+ * behind the re-encoded one. Now and then a lone frame gets a second frame
+ * of any type (a request or reply too) behind it, so that the receiver's
+ * splitting and its rules for coalesced frames see structured input.
+ */
+static size_t coalesce(struct mctx *c, const bh_registry *reg, uint8_t *data, size_t out,
+		       size_t max, const uint8_t *tail, size_t tail_len)
+{
+	struct rng *r = &c->rng;
+	const bh_msg_type_info *ti;
+	ProtobufCMessage *m;
+	size_t n;
+
+	if (tail_len) {
+		if (!chance(r, 85) || tail_len > max - out)
+			return out;
+		memcpy(data + out, tail, tail_len);
+		data[6] |= BH_FLAG_MORE;
+		return out + tail_len;
+	}
+	if (!chance(r, 5))
+		return out;
+	ti = bh_registry_at(reg, below(r, bh_registry_count(reg)));
+	m = ti ? new_message(c, ti->desc) : NULL;
+	if (!m)
+		return out;
+	if (chance(r, 50))
+		mutate_message(c, m, 0);
+	n = encode_frame(c, ti, m, NULL, 0, data + out, max - out);
+	if (!n)
+		return out;
+	data[6] |= BH_FLAG_MORE;
+	return out + n;
+}
+
 size_t bh_fuzz_mutate(const bh_registry *reg, uint8_t *data, size_t size, size_t max, unsigned seed)
 {
 	struct mctx c = { .rng = { seed * 0x9e3779b97f4a7c15ull + 1 } };
 	const bh_msg_type_info *info;
 	ProtobufCMessage *m;
 	uint8_t *copy;
-	size_t out = 0;
+	size_t out = 0, first;
 
 	if (max < BH_HEADER_SIZE || bh_registry_count(reg) == 0)
 		return LLVMFuzzerMutate ? LLVMFuzzerMutate(data, size, max) : size;
@@ -1015,17 +1064,20 @@ size_t bh_fuzz_mutate(const bh_registry *reg, uint8_t *data, size_t size, size_t
 	if (!copy)
 		goto done;
 	memcpy(copy, data, size);
-	m = decode_frame(&c, reg, copy, size, chance(&c.rng, 85), &info);
+	first = first_frame_len(copy, size);
+	m = decode_frame(&c, reg, copy, first, chance(&c.rng, 85), &info);
 	if (!m)
 		goto done;
 	mutate_message(&c, m, 0);
-	out = encode_frame(&c, info, m, copy, size, data, max);
+	out = encode_frame(&c, info, m, copy, first, data, max);
 	if (out == 0) {
 		/* Grew past max: start again from the unmutated message. */
-		m = decode_frame(&c, reg, copy, size, true, &info);
+		m = decode_frame(&c, reg, copy, first, true, &info);
 		if (m)
-			out = encode_frame(&c, info, m, copy, size, data, max);
+			out = encode_frame(&c, info, m, copy, first, data, max);
 	}
+	if (out)
+		out = coalesce(&c, reg, data, out, max, copy + first, size - first);
 	if (out && chance(&c.rng, 12))
 		out = break_frame(&c, reg, data, out, max);
 	else if (out && chance(&c.rng, 5))
