@@ -524,7 +524,6 @@ uint8_t *bh_fuzz_next_frame(uint8_t *dgram, size_t len, size_t *off, size_t *fle
 	return f;
 }
 
-
 int bh_fuzz_each_frame(const uint8_t *dgram, size_t len, unsigned nfds, bh_fuzz_frame_fn *fn,
 		       void *ud)
 {
