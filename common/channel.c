@@ -12,7 +12,9 @@
  *
  * Sending: frames are encoded straight into a bounded FIFO queue; a defer
  * flushes it with sendmmsg() before the loop sleeps, so a handler that sends
- * many messages costs few syscalls and a request/reply costs one each way.
+ * many messages costs few syscalls. A request or a reply that finds the
+ * queue empty skips it and goes out at once: a request/reply costs one
+ * send each way, made as early as it can be.
  * Runs of one-way frames without fds share datagrams (BH_FLAG_MORE), which
  * the receiving side splits again: the kernel's work is per datagram.
  *
@@ -84,54 +86,58 @@ union cmsg_send {
 	uint8_t buf[SEND_CMSG_SPACE];
 };
 
+/*
+ * The fields every message touches come first, together: after a context
+ * switch each cache line the path needs is a miss, so the hot ones share as
+ * few lines as possible and the batch arrays, used by bursts only, come last.
+ */
 struct bh_channel {
-	bh_loop *loop;
+	/* hot */
+	int fd;
+	int paused;
+	int doomed;
+	int refs;
 	const bh_registry *reg;
 	const bh_channel_ops *ops;
 	void *userdata;
-	bh_channel_limits limits;
-	int fd;
+	bh_loop *loop;
+	bh_msg *cur; /* message being dispatched, for bh_channel_bad_message() */
+	bh_recorder *recorder; /* NULL unless recording: bh_channel_set_recorder() */
 	bh_watch *watch;
-	bh_defer *flush_defer;
-	bh_timer *call_timer;
-	bh_defer *resume_defer;
-	uint64_t timer_deadline;
 	uint32_t watch_events;
-	int paused;
-	int blocking;         /* O_NONBLOCK cleared for bh_channel_call_sync() */
-	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO last set (0: none, block forever) */
-
-	/* receive side */
-	uint8_t *rbuf;  /* one BH_MAX_MESSAGE slot, or RECV_BATCH of them (rslots) */
-	unsigned rslots;
-	union cmsg_recv rcmsg[RECV_BATCH];
-	struct mmsghdr rmsg[RECV_BATCH];
-	struct iovec riov[RECV_BATCH];
 	unsigned rpos, rcount; /* datagrams of the last recvmmsg() not yet handled */
 	unsigned roff;         /* where the next frame starts in datagram rpos (BH_FLAG_MORE) */
 	unsigned last_batch;   /* datagrams the last receive call returned */
 	unsigned one_way;      /* wake-ups in a row that got one message and answered nothing */
-	bh_arena arena;
-	bh_msg *cur; /* message being dispatched, for bh_channel_bad_message() */
-
 	/* send side */
 	uint8_t *q;
 	size_t qcap, qhead, qtail;
 	size_t queued_bytes;
 	unsigned queued_msgs;
 	int want_drain;
-	struct mmsghdr smsg[SEND_BATCH];
-	struct iovec siov[SEND_BATCH];
-	union cmsg_send scmsg[SEND_BATCH];
-
 	struct pending *pending;
 	unsigned npending;
 	uint32_t next_id;
-
-	int refs;
-	int doomed;
+	bh_channel_limits limits;
+	bh_arena arena;
 	bh_channel_stats stats;
-	bh_recorder *recorder; /* NULL unless recording: bh_channel_set_recorder() */
+	/* receive side */
+	uint8_t *rbuf;  /* one BH_MAX_MESSAGE slot, or RECV_BATCH of them (rslots) */
+	unsigned rslots;
+	struct iovec riov[RECV_BATCH];
+	struct mmsghdr rmsg[RECV_BATCH];
+
+	/* cold */
+	bh_defer *flush_defer;
+	bh_timer *call_timer;
+	bh_defer *resume_defer;
+	uint64_t timer_deadline;
+	int blocking;         /* O_NONBLOCK cleared for bh_channel_call_sync() */
+	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO last set (0: none, block forever) */
+	union cmsg_recv rcmsg[RECV_BATCH];
+	struct mmsghdr smsg[SEND_BATCH];
+	struct iovec siov[SEND_BATCH];
+	union cmsg_send scmsg[SEND_BATCH];
 };
 
 /* ---- bh_msg accessors ---------------------------------------------------- */
@@ -549,6 +555,27 @@ static int queue_reserve(bh_channel *ch, size_t need)
 	return 0;
 }
 
+/*
+ * A request or a reply that finds the queue empty goes out at once, from
+ * inside the call that made it: the peer is most likely waiting for it, and
+ * nothing could share its datagram anyway. What the loop would do after the
+ * handler returns then happens while the peer works on it. Only a whole
+ * send counts; anything else leaves the frame queued for the flush, which
+ * retries it and owns the error handling (a failed send closes the channel,
+ * which must not happen inside the caller's bh_channel_call()).
+ */
+static bool send_at_once(bh_channel *ch, struct qrec *rec)
+{
+	ch->stats.send_syscalls++;
+	if (send(ch->fd, rec + 1, rec->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rec->len)
+		return false;
+	ch->stats.msgs_sent++;
+	ch->stats.bytes_sent += rec->len;
+	if (__builtin_expect(ch->recorder != NULL, 0))
+		record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len, NULL, 0, 0);
+	return true;
+}
+
 static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t request_id,
 		   const ProtobufCMessage *body, const int *fds, unsigned nfds)
 {
@@ -614,6 +641,9 @@ static int enqueue(bh_channel *ch, uint32_t type, uint16_t flags, uint32_t reque
 	bh_header_encode(&h, (uint8_t *)(rec + 1));
 	if (!flat)
 		protobuf_c_message_pack(body, (uint8_t *)(rec + 1) + BH_HEADER_SIZE);
+	if (nfds == 0 && (flags & (BH_FLAG_REQUEST | BH_FLAG_REPLY)) && ch->qhead == ch->qtail &&
+	    send_at_once(ch, rec))
+		return 0;
 	ch->qtail += need;
 	ch->queued_bytes += frame;
 	ch->queued_msgs++;
@@ -1179,6 +1209,7 @@ static void read_frames(bh_channel *ch)
 		int bad_cmsg, have_creds, msg_flags;
 		bool coalesced;
 		uint8_t *frame;
+		uint64_t sent;
 
 		if (ch->rpos == ch->rcount) {
 			int n;
@@ -1255,6 +1286,7 @@ static void read_frames(bh_channel *ch)
 		handled++;
 		if (__builtin_expect(ch->recorder != NULL, 0))
 			record_frame(ch, BH_RECORD_RECEIVED, frame, flen, fds, k, msg_flags);
+		sent = ch->stats.msgs_sent;
 		if (handle_frame(ch, frame, flen, msg_flags, fds, k, bad_cmsg, &creds, have_creds, NULL,
 				 coalesced) < 0)
 			return;
@@ -1265,8 +1297,9 @@ static void read_frames(bh_channel *ch)
 		 * one-way messages instead looks like a stream: read on in batches.
 		 */
 		if (received_short && ch->rcount == 1) {
-			if (ch->queued_msgs) {
+			if (ch->queued_msgs || ch->stats.msgs_sent != sent) {
 				ch->one_way = 0;
+
 			} else if (++ch->one_way >= 4) {
 				ch->one_way = 0;
 				received_short = 0;

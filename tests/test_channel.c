@@ -1189,6 +1189,106 @@ static void test_request_reply_and_timeout(void **state)
 	bh_registry_destroy(reg);
 }
 
+/* Reads one datagram from the raw end now, without waiting: its header, or -errno. */
+static int recv_header_now(int fd, bh_header *h)
+{
+	uint8_t buf[BH_MAX_MESSAGE];
+	ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	return bh_header_decode(buf, (size_t)n, h);
+}
+
+static void reply_then_close(bh_channel *ch, bh_msg *m, void *ud)
+{
+	struct rec *r = ud;
+
+	r->msgs++;
+	assert_int_equal(bh_channel_reply(ch, m, BH_MSG_HEARTBEAT, bh_msg_body(m), NULL, 0), 0);
+	bh_channel_close(ch);
+}
+
+static const bh_channel_ops reply_close_ops = { .on_message = reply_then_close, .on_close = rec_close };
+
+/*
+ * A request or a reply that finds the queue empty leaves inside the call
+ * that made it; behind queued frames it waits its turn, and a socket that
+ * cannot take it now leaves it queued for the flush.
+ */
+static void test_requests_and_replies_go_out_at_once(void **state)
+{
+	bh_registry *reg = make_registry();
+	bh_loop *loop;
+	struct rec r = { 0 };
+	struct call_result res = { 0 };
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	bh_channel_stats st;
+	uint8_t buf[256];
+	bh_header h;
+	int sv[2], filled = 0;
+
+	assert_int_equal(bh_loop_create(&loop), 0);
+	assert_int_equal(bh_channel_socketpair(sv), 0);
+	assert_int_equal(bh_channel_create(loop, reg, sv[0], &rec_ops, &r, NULL, &r.ch), 0);
+
+	/* Empty queue: on the socket before the loop runs. */
+	hb.seq = 1;
+	assert_int_equal(bh_channel_call(r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, 0, call_done, &res), 0);
+	assert_int_equal(recv_header_now(sv[1], &h), 0);
+	assert_true(h.flags & BH_FLAG_REQUEST);
+	bh_channel_get_stats(r.ch, &st);
+	assert_int_equal(st.queued_msgs, 0);
+
+	/* Behind a queued one-way frame: the order is kept, both wait for the flush. */
+	assert_int_equal(bh_channel_send(r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0), 0);
+	assert_int_equal(bh_channel_call(r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, 0, call_done, &res), 0);
+	assert_int_equal(recv_header_now(sv[1], &h), -EAGAIN);
+	assert_int_equal(bh_channel_flush(r.ch), 0);
+	assert_int_equal(recv_header_now(sv[1], &h), 0);
+	assert_int_equal(h.flags, 0);
+	assert_int_equal(recv_header_now(sv[1], &h), 0);
+	assert_true(h.flags & BH_FLAG_REQUEST);
+
+	/* A full socket: the request is queued, and leaves once there is room. */
+	memset(buf, 0, sizeof buf);
+	while (send(bh_channel_fd(r.ch), buf, sizeof buf, MSG_DONTWAIT) == (ssize_t)sizeof buf)
+		filled++;
+	assert_int_equal(errno, EAGAIN);
+	assert_true(filled > 0);
+	assert_int_equal(bh_channel_call(r.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, 0, call_done, &res), 0);
+	bh_channel_get_stats(r.ch, &st);
+	assert_int_equal(st.queued_msgs, 1);
+	for (int i = 0; i < filled; i++)
+		assert_int_equal(recv(sv[1], buf, sizeof buf, MSG_DONTWAIT), (ssize_t)sizeof buf);
+	for (int i = 0; i < 100 && st.queued_msgs; i++) {
+		assert_true(bh_loop_run_once(loop, 100) >= 0);
+		bh_channel_get_stats(r.ch, &st);
+	}
+	assert_int_equal(st.queued_msgs, 0);
+	assert_int_equal(recv_header_now(sv[1], &h), 0);
+	assert_true(h.flags & BH_FLAG_REQUEST);
+	assert_true(bh_channel_is_open(r.ch));
+	bh_channel_destroy(r.ch);
+
+	/* A reply made in the handler is out before the handler closes the channel. */
+	close(sv[1]);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(bh_channel_socketpair(sv), 0);
+	assert_int_equal(bh_channel_create(loop, reg, sv[0], &reply_close_ops, &r, NULL, &r.ch), 0);
+	assert_int_equal(send(sv[1], buf, frame(buf, BH_MSG_HEARTBEAT, BH_FLAG_REQUEST, 7, &hb.base, 0), 0) > 0, 1);
+	run_until(loop, &r.msgs, 5000);
+	assert_int_equal(r.msgs, 1);
+	assert_false(bh_channel_is_open(r.ch));
+	assert_int_equal(recv_header_now(sv[1], &h), 0);
+	assert_true(h.flags & BH_FLAG_REPLY);
+	assert_int_equal(h.request_id, 7);
+	bh_channel_destroy(r.ch);
+	close(sv[1]);
+	bh_loop_destroy(loop);
+	bh_registry_destroy(reg);
+}
+
 static void test_pending_limit(void **state)
 {
 	bh_registry *reg = make_registry();
@@ -1737,6 +1837,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_peer_bounded_queue),
 		cmocka_unit_test(test_request_reply_and_timeout),
 		cmocka_unit_test(test_pending_limit),
+		cmocka_unit_test(test_requests_and_replies_go_out_at_once),
 		cmocka_unit_test(test_call_sync),
 		cmocka_unit_test(test_call_sync_overflow),
 		cmocka_unit_test(test_call_sync_bad_reply),

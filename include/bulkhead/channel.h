@@ -172,7 +172,13 @@ BH_EXPORT int bh_channel_call_sync(bh_channel *ch, uint32_t type, const Protobuf
 				   const int *fds, unsigned nfds, unsigned timeout_ms,
 				   bh_reply_cb cb, void *userdata);
 
-/* Answers the request `req` (which must carry BH_FLAG_REQUEST: else -EINVAL). */
+/*
+ * Answers the request `req` (which must carry BH_FLAG_REQUEST: else -EINVAL).
+ * Errors as bh_channel_send(). A reply, like a request, goes out at once when
+ * nothing is queued before it; otherwise, and when the socket cannot take
+ * it now, it is queued behind the rest. A reply already sent stays sent if
+ * the channel is closed afterwards; queued frames are dropped.
+ */
 BH_EXPORT int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type,
 			       const ProtobufCMessage *body, const int *fds, unsigned nfds);
 
