@@ -88,8 +88,9 @@ union cmsg_send {
 
 /*
  * The fields every message touches come first, together: after a context
- * switch each cache line the path needs is a miss, so the hot ones share as
- * few lines as possible and the batch arrays, used by bursts only, come last.
+ * switch each cache line the path needs may have to be fetched again, so
+ * the hot ones share as few lines as possible; the batch arrays, used by
+ * bursts only, come last.
  */
 struct bh_channel {
 	/* hot */
@@ -559,7 +560,7 @@ static int queue_reserve(bh_channel *ch, size_t need)
  * A request or a reply that finds the queue empty goes out at once, from
  * inside the call that made it: the peer is most likely waiting for it, and
  * nothing could share its datagram anyway. What the loop would do after the
- * handler returns then happens while the peer works on it. Only a whole
+ * handler returns can then happen while the peer works on it. Only a whole
  * send counts; anything else leaves the frame queued for the flush, which
  * retries it and owns the error handling (a failed send closes the channel,
  * which must not happen inside the caller's bh_channel_call()).
@@ -1291,15 +1292,16 @@ static void read_frames(bh_channel *ch)
 				 coalesced) < 0)
 			return;
 		/*
-		 * After a single recvmsg(): if an answer is queued the peer is most
-		 * likely waiting for it, so return and let the loop send it
-		 * (level-triggered epoll brings us back for anything else). A run of
-		 * one-way messages instead looks like a stream: read on in batches.
+		 * After a single recvmsg(): if the handler answered (the answer
+		 * went out at once, or is queued) the peer is most likely waiting
+		 * for it, so return rather than try the socket again, and let the
+		 * loop send what is queued (level-triggered epoll brings us back
+		 * for anything else). A run of one-way messages that answers
+		 * nothing instead looks like a stream: read on in batches.
 		 */
 		if (received_short && ch->rcount == 1) {
 			if (ch->queued_msgs || ch->stats.msgs_sent != sent) {
 				ch->one_way = 0;
-
 			} else if (++ch->one_way >= 4) {
 				ch->one_way = 0;
 				received_short = 0;

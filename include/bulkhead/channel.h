@@ -139,7 +139,9 @@ BH_EXPORT int bh_channel_send(bh_channel *ch, uint32_t type, const ProtobufCMess
  * Sends a request and calls `cb` once with its reply, an error reply, or a
  * timeout after `timeout_ms` (0: no timeout). Errors as bh_channel_send(),
  * plus -EAGAIN when max_pending requests are already outstanding. On error
- * `cb` is not called.
+ * `cb` is not called. A request without fds is written to the socket
+ * before this returns when nothing is queued before it and the socket has
+ * room; else it is queued and flushed by the loop, in order.
  */
 BH_EXPORT int bh_channel_call(bh_channel *ch, uint32_t type, const ProtobufCMessage *body,
 			      const int *fds, unsigned nfds, unsigned timeout_ms, bh_reply_cb cb,
@@ -174,9 +176,9 @@ BH_EXPORT int bh_channel_call_sync(bh_channel *ch, uint32_t type, const Protobuf
 
 /*
  * Answers the request `req` (which must carry BH_FLAG_REQUEST: else -EINVAL).
- * Errors as bh_channel_send(). A reply, like a request, goes out at once when
- * nothing is queued before it; otherwise, and when the socket cannot take
- * it now, it is queued behind the rest. A reply already sent stays sent if
+ * Errors as bh_channel_send(). A reply without fds, like such a request,
+ * goes out at once when nothing is queued before it; otherwise, and when
+ * the socket cannot take it now, it is queued behind the rest. A reply already sent stays sent if
  * the channel is closed afterwards; queued frames are dropped.
  */
 BH_EXPORT int bh_channel_reply(bh_channel *ch, const bh_msg *req, uint32_t type,
