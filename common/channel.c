@@ -565,15 +565,25 @@ static int queue_reserve(bh_channel *ch, size_t need)
  * retries it and owns the error handling (a failed send closes the channel,
  * which must not happen inside the caller's bh_channel_call()).
  */
+/* Counts (and records) a frame that went out, from the queue or not. */
+static void frame_sent(bh_channel *ch, struct qrec *rec)
+{
+	if (__builtin_expect(ch->recorder != NULL, 0)) {
+		/* Recorded as a frame of its own, as the receiver splits them. */
+		bh__frame_set_more((uint8_t *)(rec + 1), 0);
+		record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len, rec->fds, rec->nfds,
+			     0);
+	}
+	ch->stats.msgs_sent++;
+	ch->stats.bytes_sent += rec->len;
+}
+
 static bool send_at_once(bh_channel *ch, struct qrec *rec)
 {
 	ch->stats.send_syscalls++;
 	if (send(ch->fd, rec + 1, rec->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rec->len)
 		return false;
-	ch->stats.msgs_sent++;
-	ch->stats.bytes_sent += rec->len;
-	if (__builtin_expect(ch->recorder != NULL, 0))
-		record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len, NULL, 0, 0);
+	frame_sent(ch, rec);
 	return true;
 }
 
@@ -771,15 +781,8 @@ static int flush(bh_channel *ch)
 			for (unsigned f = 0; f < frames[d]; f++) {
 				struct qrec *rec = (struct qrec *)(ch->q + ch->qhead);
 
-				if (__builtin_expect(ch->recorder != NULL, 0)) {
-					/* Recorded as frames of their own, as the receiver splits them. */
-					bh__frame_set_more((uint8_t *)(rec + 1), 0);
-					record_frame(ch, BH_RECORD_SENT, (const uint8_t *)(rec + 1), rec->len,
-						     rec->fds, rec->nfds, 0);
-				}
+				frame_sent(ch, rec);
 				bh__close_all(rec->fds, rec->nfds);
-				ch->stats.msgs_sent++;
-				ch->stats.bytes_sent += rec->len;
 				ch->queued_bytes -= rec->len;
 				ch->queued_msgs--;
 				ch->qhead += rec_size(rec->len);

@@ -187,6 +187,55 @@ static void test_round_trip(void **state)
 	assert_int_equal(bh_test_count_fds(), before);
 }
 
+static void ignore_reply(bh_channel *ch, int status, bh_msg *reply, void *ud)
+{
+}
+
+/* A request that leaves at once, without the queue, is recorded all the same. */
+static void test_request_sent_at_once_is_recorded(void **state)
+{
+	char *path = tmp_path();
+	bh_registry *reg;
+	bh_loop *loop;
+	bh_recorder *rec;
+	bh_record_reader *rd;
+	bh_record r;
+	bh_header h;
+	bh_channel_stats st;
+	struct peer a = { 0 };
+	Bh__Heartbeat hb = BH__HEARTBEAT__INIT;
+	int sv[2];
+
+	assert_int_equal(bh_registry_create(&reg), 0);
+	assert_int_equal(bh_loop_create(&loop), 0);
+	assert_int_equal(bh_recorder_create(path, &rec), 0);
+	assert_int_equal(bh_channel_socketpair(sv), 0);
+	assert_int_equal(bh_channel_create(loop, reg, sv[0], &ops, &a, NULL, &a.ch), 0);
+	bh_channel_set_recorder(a.ch, rec);
+	hb.seq = 7;
+	assert_int_equal(bh_channel_call(a.ch, BH_MSG_HEARTBEAT, &hb.base, NULL, 0, 0, ignore_reply, NULL), 0);
+	bh_channel_get_stats(a.ch, &st);
+	assert_int_equal(st.queued_msgs, 0);
+	assert_int_equal(st.msgs_sent, 1);
+	assert_int_equal(bh_recorder_count(rec), 1);
+	bh_channel_destroy(a.ch);
+	close(sv[1]);
+	bh_recorder_destroy(rec);
+
+	assert_int_equal(bh_record_reader_create(path, &rd), 0);
+	assert_int_equal(bh_record_reader_next(rd, &r), 1);
+	assert_int_equal(r.dir, BH_RECORD_SENT);
+	assert_int_equal(bh_header_decode(r.data, r.len, &h), 0);
+	assert_int_equal(h.type, BH_MSG_HEARTBEAT);
+	assert_true(h.flags & BH_FLAG_REQUEST);
+	assert_int_equal(bh_record_reader_next(rd, &r), 0);
+	bh_record_reader_destroy(rd);
+	bh_loop_destroy(loop);
+	bh_registry_destroy(reg);
+	unlink(path);
+	free(path);
+}
+
 static void write_file(const char *path, const void *data, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -340,6 +389,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_request_sent_at_once_is_recorded),
 		cmocka_unit_test(test_reader_refuses_bad_files),
 		cmocka_unit_test(test_write_error_is_contained),
 		cmocka_unit_test(test_fd_kinds),
